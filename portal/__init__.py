@@ -1,0 +1,140 @@
+"""Customer Archive Portal 客户档案管理门户."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
+
+from portal import config as config_module
+from portal.extensions import babel, csrf, db, htmx, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+# Endpoints reachable without logging in (everything else requires a session or an API token).
+PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.set_language", "health.healthz"})
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults → instance ``config.py`` → ``PORTAL_*`` env → ``test_config``."""
+    instance_path = os.environ.get("PORTAL_INSTANCE_PATH") or (test_config or {}).get("INSTANCE_PATH")
+    app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+                instance_relative_config=True, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.config.from_mapping(config_module.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(config_module.from_environment())
+    if test_config:
+        app.config.from_mapping(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'portal.sqlite3'}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+    from portal.i18n import compile_catalogs, select_locale
+
+    compile_catalogs()
+    import portal.models  # noqa: F401  (all tables known before the engine and Alembic start)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(
+        Path(__file__).parent / "translations"))
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to continue.")
+    login_manager.session_protection = "basic"
+
+    with app.app_context():
+        from portal.dbsetup import configure_engine
+        configure_engine(db.engine)
+
+    _register_blueprints(app)
+    _register_request_hooks(app)
+
+    from portal.web.errors import register_error_handlers
+    register_error_handlers(app)
+    from portal.templating import register_template_helpers
+    register_template_helpers(app)
+    from portal.cli import register_cli
+    register_cli(app)
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random secret key kept in the instance folder, made once."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.admin.views import bp as admin_bp
+    from portal.api.views import bp as api_bp
+    from portal.archives.views import bp as archives_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.health import bp as health_bp
+    from portal.register.views import bp as register_bp
+
+    for bp in (auth_bp, archives_bp, register_bp, admin_bp, health_bp):
+        app.register_blueprint(bp)
+    csrf.exempt(api_bp)  # bearer tokens, not cookies: CSRF does not apply
+    app.register_blueprint(api_bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from portal.auth.models import User
+    from portal.web.security import add_security_headers
+
+    @login_manager.user_loader
+    def _load_user(session_id: str):
+        user_id, _, epoch = session_id.partition(":")
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or str(user.session_epoch) != epoch or not user.active:
+            return None
+        return user
+
+    @app.before_request
+    def _transaction_kind():
+        view = app.view_functions.get(request.endpoint or "")
+        if view is not None and getattr(view, "_writes", False):
+            g.write_tx = True
+        elif request.blueprint == "api":
+            g.write_tx = True  # every API call is registered or touches its token
+
+    @app.before_request
+    def _require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint == "api" or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        # Inactivity timeout (the signed cookie also expires after the same lifetime).
+        now = time.time()
+        last = session.get("_seen")
+        lifetime = app.permanent_session_lifetime.total_seconds()
+        if last is not None and now - last > lifetime:
+            from portal.actor import Actor
+            from portal.register import actions
+            from portal.register.services import record_now
+            g.write_tx = True
+            record_now(Actor(current_user._get_current_object(), request.remote_addr or ""),
+                       actions.SESSION_EXPIRED)
+            logout_user()
+            session.clear()
+            flash(_l("Your session ended after inactivity. Please log in again."), "warning")
+            return redirect(url_for("auth.login", next=request.full_path))
+        session["_seen"] = now
+        session.permanent = True
+        return None
+
+    app.after_request(add_security_headers)

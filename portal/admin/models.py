@@ -1,0 +1,42 @@
+"""Administrator-managed reference data: customer types and settings."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+
+
+class CustomerType(db.Model):
+    """Customer type (跨境电商, 外贸生产企业 …, policy 004 §15); ``code`` goes into archive numbers."""
+
+    __tablename__ = "customer_type"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Setting(db.Model):
+    """A named setting the administrator can change at run time (e.g. the archive-number template)."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text)
+
+
+SETTING_DEFAULTS = {
+    # 档案编号规则, policy 004 §11: 海外-年份-客户类型代码-序号, e.g. 海外-2026-电商-001
+    "number_template": "{prefix}-{year}-{type_code}-{seq:03}",
+    "number_prefix": "海外",
+}
+
+
+def get_setting(key: str) -> str:
+    """The stored value of a setting, or its default."""
+    row = db.session.get(Setting, key)
+    return row.value if row is not None else SETTING_DEFAULTS[key]

@@ -1,0 +1,130 @@
+"""Who may see and do what with an archive (policy 000 §4, 004 §16, 001 §4).
+
+Every view, API endpoint and service asks these functions; nothing else decides access.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from portal.archives.models import APPROVED, DRAFT, FILED, REJECTED, SUBMITTED, Archive
+from portal.auth import roles
+from portal.auth.models import User
+from portal.errors import PermissionDenied
+
+
+def _in_scope(user: User, archive: Archive) -> bool:
+    if user.role in roles.ALL_DEPARTMENT_ROLES:
+        return True
+    if user.role == roles.DEPT_HEAD:
+        return archive.department_id == user.department_id
+    if user.role == roles.STAFF:
+        return (archive.department_id == user.department_id
+                or archive.responsible_id == user.id
+                or archive.created_by_id == user.id)
+    return False  # the administrator and unknown roles never open archives
+
+
+def view_refusal(user: User | None, archive: Archive):
+    """Why ``user`` may not open ``archive`` (a user-facing message), or None if they may."""
+    if user is None or not user.is_authenticated:
+        return _l("Please log in.")
+    if user.role == roles.ADMIN:
+        return _l("System administrators manage users and settings but cannot open archives "
+                  "(separation of duties).")
+    if archive.sensitivity < user.clearance:
+        return _l("This archive is classified %(level)s; your clearance does not allow opening it. "
+                  "Ask the archivist for a query authorisation.",
+                  level=roles.LEVEL_LABELS[archive.sensitivity])
+    if not _in_scope(user, archive):
+        return _l("This archive belongs to another department. Ask the archivist for a query "
+                  "authorisation.")
+    return None
+
+
+def can_view(user: User | None, archive: Archive) -> bool:
+    return view_refusal(user, archive) is None
+
+
+def require_view(user: User | None, archive: Archive) -> None:
+    reason = view_refusal(user, archive)
+    if reason is not None:
+        raise PermissionDenied(reason, archive=archive)
+
+
+def visible_clause(user: User):
+    """SQL condition selecting exactly the archives ``can_view`` allows (for lists and counts)."""
+    if user.role not in (roles.STAFF, roles.DEPT_HEAD, *roles.ALL_DEPARTMENT_ROLES):
+        return sa.false()
+    cond = Archive.sensitivity >= user.clearance
+    if user.role in roles.ALL_DEPARTMENT_ROLES:
+        return cond
+    if user.role == roles.DEPT_HEAD:
+        return sa.and_(cond, Archive.department_id == user.department_id)
+    return sa.and_(cond, sa.or_(Archive.department_id == user.department_id,
+                                Archive.responsible_id == user.id,
+                                Archive.created_by_id == user.id))
+
+
+def can_create(user: User | None) -> bool:
+    """Staff and department heads enter new archives (policy 004 §11: 业务对接人员采集)."""
+    return bool(user and user.is_authenticated and user.role in (roles.STAFF, roles.DEPT_HEAD)
+                and user.department_id is not None)
+
+
+def can_edit(user: User | None, archive: Archive) -> bool:
+    """Drafts and rejected drafts are edited by their author, the responsible staff or the head.
+
+    Filed archives change only through change requests (policy 004 §13).
+    """
+    if not can_view(user, archive) or archive.status not in (DRAFT, REJECTED):
+        return False
+    if user.role == roles.DEPT_HEAD:
+        return archive.department_id == user.department_id
+    return user.role == roles.STAFF and user.id in (archive.created_by_id, archive.responsible_id)
+
+
+def can_append_log(user: User | None, archive: Archive) -> bool:
+    """Adding to the running logs (communications, service, feedback, transactions) of a filed
+    archive is day-to-day work of its responsible staff and department, not a change request."""
+    if can_edit(user, archive):
+        return True
+    if not can_view(user, archive) or archive.status != FILED:
+        return False
+    if user.role == roles.DEPT_HEAD:
+        return archive.department_id == user.department_id
+    if user.role == roles.STAFF:
+        return archive.responsible_id == user.id or archive.department_id == user.department_id
+    return user.role == roles.ARCHIVIST
+
+
+def can_submit(user: User | None, archive: Archive) -> bool:
+    return can_edit(user, archive)
+
+
+def can_withdraw(user: User | None, archive: Archive) -> bool:
+    return (archive.status == SUBMITTED and can_view(user, archive)
+            and user.id in (archive.created_by_id, archive.responsible_id))
+
+
+def can_review(user: User | None, archive: Archive) -> bool:
+    """The head of the archive's department reviews (policy 004 §11, 2 working days)."""
+    return (archive.status == SUBMITTED and can_view(user, archive) and user.role == roles.DEPT_HEAD
+            and archive.department_id == user.department_id)
+
+
+def can_file(user: User | None, archive: Archive) -> bool:
+    """The archivist checks, assigns the number and files (policy 004 §11)."""
+    return archive.status == APPROVED and can_view(user, archive) and user.role == roles.ARCHIVIST
+
+
+def can_delete_draft(user: User | None, archive: Archive) -> bool:
+    return can_edit(user, archive) and archive.number is None
+
+
+def can_read_register(user: User | None) -> bool:
+    return bool(user and user.is_authenticated and user.role in roles.REGISTER_ROLES)
+
+
+def is_admin(user: User | None) -> bool:
+    return bool(user and user.is_authenticated and user.role == roles.ADMIN)

@@ -1,0 +1,32 @@
+"""``/healthz``: the state of each component, as JSON, for monitoring."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify
+
+from portal.extensions import db
+
+bp = Blueprint("health", __name__)
+
+
+def component_states() -> dict[str, dict]:
+    """Check each component the portal depends on; later features add theirs here."""
+    states: dict[str, dict] = {}
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        from portal.register.models import RegisterHead
+        head = db.session.get(RegisterHead, 1)
+        states["database"] = {"ok": True, "dialect": db.engine.dialect.name}
+        states["register"] = {"ok": True, "entries": head.last_seq if head else 0}
+    except Exception as exc:  # noqa: BLE001 - report any failure as a state
+        db.session.rollback()
+        states["database"] = {"ok": False, "error": exc.__class__.__name__}
+    states["translations"] = {"ok": bool(current_app.extensions.get("babel"))}
+    return states
+
+
+@bp.route("/healthz")
+def healthz():
+    states = component_states()
+    ok = all(s.get("ok") for s in states.values())
+    return jsonify(status="ok" if ok else "degraded", components=states), 200 if ok else 503

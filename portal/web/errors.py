@@ -1,0 +1,66 @@
+"""Error pages: domain errors and HTTP errors as Chinese pages, JSON under /api."""
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.errors import PortalError
+from portal.web import htmx_target
+
+TITLES = {
+    400: "Bad request",
+    403: "Access refused",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Server error",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(status: int, message: str):
+    if _wants_json():
+        return jsonify(error=message, status=status), status
+    title = _(TITLES.get(status, "Error"))
+    template = "errors/_message.html" if htmx_target() else "errors/error.html"
+    response = render_template(template, status=status, title=title, message=message), status
+    return response
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(PortalError)
+    def _portal_error(exc: PortalError):
+        return render_error(exc.status, str(exc.message))
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        return render_error(400, _("The form expired or was not sent from this portal. Reload the "
+                                   "page and submit again; nothing was saved."))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        messages = {
+            404: _("The page or record does not exist."),
+            405: _("This address does not accept that kind of request."),
+            413: _("The upload is larger than the portal accepts."),
+        }
+        return render_error(exc.code or 500, messages.get(exc.code, exc.description or ""))
+
+    if app.testing:
+        return  # let tests see the real traceback
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        from portal.extensions import db
+        db.session.rollback()
+        return render_error(500, _("Something went wrong on the server. Nothing was saved; the "
+                                   "administrator can find the details in the log."))
