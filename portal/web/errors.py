@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -10,15 +11,16 @@ from portal.errors import PortalError
 from portal.web import htmx_target
 
 TITLES = {
-    400: "Bad request",
-    403: "Access refused",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Too large",
-    422: "Invalid input",
-    429: "Too many requests",
-    500: "Server error",
+    400: _l("Bad request"),
+    401: _l("Not logged in"),
+    403: _l("Access refused"),
+    404: _l("Not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    413: _l("Too large"),
+    422: _l("Invalid input"),
+    429: _l("Too many requests"),
+    500: _l("Server error"),
 }
 
 
@@ -29,7 +31,7 @@ def _wants_json() -> bool:
 def render_error(status: int, message: str):
     if _wants_json():
         return jsonify(error=message, status=status), status
-    title = _(TITLES.get(status, "Error"))
+    title = str(TITLES.get(status, _("Error")))
     template = "errors/_message.html" if htmx_target() else "errors/error.html"
     response = render_template(template, status=status, title=title, message=message), status
     return response
