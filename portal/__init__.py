@@ -106,6 +106,12 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def _transaction_kind():
+        if db.session().in_transaction():
+            db.session.commit()  # each request starts its own transaction (matters in tests)
+        # Tests run requests inside one long-lived app context, whose ``g`` would otherwise carry
+        # the previous request's user (Flask-Login caches it there) and transaction kind.
+        g.pop("_login_user", None)
+        g.pop("write_tx", None)
         view = app.view_functions.get(request.endpoint or "")
         if view is not None and getattr(view, "_writes", False):
             g.write_tx = True

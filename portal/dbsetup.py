@@ -1,20 +1,28 @@
 """Engine set-up that the ORM cannot express: SQLite pragmas and write-transaction locking.
 
 SQLite lets one writer at a time. A transaction that reads first and writes later (as every
-audited request does: read the archive, then append to the register) fails with "database is
-locked" when another writer committed in between. So transactions that will write begin with
-``BEGIN IMMEDIATE`` and wait for the lock (busy_timeout) instead. Read-only page views keep a
-plain ``BEGIN`` and run in parallel (WAL).
+audited action does: read the archive, then append to the register) fails with "database is
+locked" when another writer committed in between. So write transactions begin with
+``BEGIN IMMEDIATE`` and wait for the lock (busy_timeout) instead:
+
+- in a request, POST/PUT/DELETE and GET views marked ``@writes`` begin that way;
+- services that change state call ``begin_write(obj, …)`` first: it ends a read transaction
+  that may be open, starts a write transaction and reloads the objects under the lock (on
+  PostgreSQL it locks their rows with SELECT … FOR UPDATE), so that every permission and state
+  check sees the current state.
+Read-only views keep a plain ``BEGIN`` and run in parallel (WAL).
 """
 from __future__ import annotations
 
 import sqlite3
+from contextvars import ContextVar
 
 from flask import g, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_next_is_write: ContextVar[bool] = ContextVar("next_transaction_writes", default=False)
 
 
 def writes(view):
@@ -23,9 +31,9 @@ def writes(view):
     return view
 
 
-def wants_write_transaction() -> bool:
+def _request_writes() -> bool:
     if not has_request_context():
-        return True  # CLI, jobs, tests: always safe
+        return False
     flag = g.get("write_tx")
     if flag is not None:
         return flag
@@ -33,9 +41,40 @@ def wants_write_transaction() -> bool:
 
 
 def mark_write_transaction() -> None:
-    """Make the next transaction of this request a write transaction (used before a refusal is logged)."""
+    """Make the next transaction begun in this context a write transaction."""
+    _next_is_write.set(True)
     if has_request_context():
         g.write_tx = True
+
+
+def in_write_transaction(session) -> bool:
+    """Whether the session's current transaction may write without risking a lock conflict."""
+    if not session.in_transaction():
+        return False
+    conn = session.connection()
+    return conn.dialect.name != "sqlite" or conn.info.get("immediate", False)
+
+
+def begin_write(*objects) -> None:
+    """Enter a write transaction before checking and changing ``objects`` (see module doc)."""
+    from portal.extensions import db
+
+    session = db.session()  # the real Session behind the scoped proxy
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        if session.in_transaction() and not in_write_transaction(session):
+            session.commit()  # a read-only transaction: nothing of the caller's is lost
+        mark_write_transaction()
+        for obj in objects:
+            session.refresh(obj)
+    else:
+        for obj in objects:
+            # Lock the row alone (FOR UPDATE cannot cover the outer joins of eager loads), then reload.
+            state = inspect(obj)
+            pk_cols = state.mapper.primary_key
+            stmt = select(*pk_cols).where(*(c == v for c, v in zip(pk_cols, state.identity, strict=True)))
+            session.execute(stmt.with_for_update())
+            session.refresh(obj)
 
 
 def configure_engine(engine: Engine) -> None:
@@ -54,4 +93,7 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if wants_write_transaction() else "BEGIN")
+        immediate = _next_is_write.get() or _request_writes()
+        _next_is_write.set(False)
+        conn.info["immediate"] = immediate
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

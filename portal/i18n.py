@@ -2,6 +2,7 @@
 
 Message catalogues live in ``portal/translations``; the compiled ``.mo`` files are built from the
 ``.po`` files on start-up when missing or older, so a fresh clone needs no extra build step.
+The Chinese catalogue sits in ``zh_Hans_CN`` because Babel expands ``zh_CN`` to that name.
 """
 from __future__ import annotations
 

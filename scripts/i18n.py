@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 POT = ROOT / "build" / "messages.pot"
-CATALOGS = {"zh_CN": ROOT / "portal/translations/zh_CN/LC_MESSAGES/messages.po",
+CATALOGS = {"zh_CN": ROOT / "portal/translations/zh_Hans_CN/LC_MESSAGES/messages.po",
             "en": ROOT / "portal/translations/en/LC_MESSAGES/messages.po"}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 from portal import create_app
 from portal.extensions import db
@@ -91,6 +92,15 @@ def app(database_url, tmp_path):
         "DEMO_PASSWORD": DEMO_PASSWORD,
         "WTF_CSRF_ENABLED": False,  # see ``csrf_app`` for tests of the CSRF protection itself
     })
+
+    @app.teardown_request
+    def _forget_request_globals(_exc=None):
+        # Test requests run inside this fixture's app context and so share its ``g``: without
+        # this, the user Flask-Login caches there (and the locale Flask-Babel caches) would carry
+        # over to the next request, even one from another client.
+        for name in list(g):
+            g.pop(name, None)
+
     with app.app_context():
         yield app
         db.session.remove()
@@ -142,7 +152,7 @@ def register_entries(app):
     from portal.register.models import RegisterEntry
 
     def _entries(**filters):
-        db.session.expire_all()
+        db.session.commit()  # end any read snapshot so that entries committed elsewhere show
         return list(db.session.scalars(
             sa.select(RegisterEntry).filter_by(**filters).order_by(RegisterEntry.seq)))
 

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from portal.actor import Actor
 from portal.auth import roles
 from portal.auth.models import ApiToken, LoginThrottle, User
+from portal.dbsetup import begin_write
 from portal.auth.passwords import MIN_LENGTH, check_password, hash_password, needs_rehash
 from portal.errors import ValidationFailed
 from portal.extensions import db
@@ -26,6 +27,7 @@ class LoginOutcome:
     user: User | None
     message: object = None  # user-facing reason when refused
     retry_after: int = 0  # seconds the user must wait before the next try
+    blocked: bool = False  # refused without checking the password (locked, or too fast)
 
 
 def _throttle_delay(failures: int) -> int:
@@ -38,6 +40,7 @@ def _throttle_delay(failures: int) -> int:
 
 def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
     """Check a log-in attempt; failures slow down, then lock the name; all of it registered."""
+    begin_write()
     username = (username or "").strip()[:64]
     key = username.lower()
     now = utcnow()
@@ -48,7 +51,7 @@ def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
         db.session.commit()
         return LoginOutcome(None, _l("This account is locked after too many failed log-ins. Try again "
                                      "in %(minutes)s minutes or ask the administrator.",
-                                     minutes=max(1, wait // 60)), wait)
+                                     minutes=max(1, wait // 60)), wait, blocked=True)
     if throttle and throttle.last_failure_at:
         wait_until = throttle.last_failure_at + timedelta(seconds=_throttle_delay(throttle.failures))
         if wait_until > now:
@@ -56,7 +59,7 @@ def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
             record(actor, actions.LOGIN_FAILED, username=username, result="denied", detail="too fast")
             db.session.commit()
             return LoginOutcome(None, _l("Too many failed log-ins. Wait %(seconds)s seconds before "
-                                         "trying again.", seconds=wait), wait)
+                                         "trying again.", seconds=wait), wait, blocked=True)
 
     user = db.session.scalar(sa.select(User).where(sa.func.lower(User.username) == key))
     ok = check_password(user.password_hash if user else None, password)
@@ -86,11 +89,13 @@ def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
 
 
 def logout(actor: Actor) -> None:
+    begin_write()
     record(actor, actions.LOGOUT)
     db.session.commit()
 
 
 def unlock(actor: Actor, username: str) -> bool:
+    begin_write()
     throttle = db.session.get(LoginThrottle, username.lower())
     if throttle is None:
         return False
@@ -114,6 +119,7 @@ def create_user(actor: Actor | None, *, username: str, password: str, display_na
                 role: str = roles.STAFF, clearance: int = roles.INTERNAL,
                 department_id: int | None = None, commit: bool = True) -> User:
     """Create an account; the caller's permission has been checked (admin view or CLI)."""
+    begin_write()
     username = username.strip()
     if not username or len(username) > 64:
         raise ValidationFailed(_l("Enter a user name of at most 64 characters."))
@@ -150,6 +156,7 @@ def _token_digest(token: str) -> str:
 
 def create_token(actor: Actor | None, user: User, name: str = "", days: int | None = None) -> str:
     """A new bearer token for ``user``; only its hash is kept, the token is shown once."""
+    begin_write(user)
     token = "pat_" + secrets.token_urlsafe(32)
     days = days if days is not None else current_app.config["API_TOKEN_DAYS"]
     db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), name=name,

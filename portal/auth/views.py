@@ -1,6 +1,7 @@
 """Log in, log out, language choice."""
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
@@ -49,11 +50,12 @@ def login():
             session.clear()  # new session id material on log-in (fixation)
             login_user(outcome.user)
             session.permanent = True
+            session["_seen"] = time.time()
             if outcome.user.locale:
                 session["lang"] = outcome.user.locale
             return redirect(_safe_next(request.args.get("next")) or url_for("archives.index"), 303)
         flash(str(outcome.message), "error")
-        status = 429 if outcome.retry_after else 401
+        status = 429 if outcome.blocked else 401
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from portal.actor import Actor
+from portal.dbsetup import in_write_transaction, mark_write_transaction
 from portal.extensions import db
 from portal.models_base import utcnow
 from portal.register.models import GENESIS_HASH, RegisterEntry, RegisterHead
@@ -33,6 +34,11 @@ def record(actor: Actor | None, action: str, *, archive=None, detail: str = "", 
     Locking the head row serialises concurrent appends on PostgreSQL; on SQLite the write
     transaction is already exclusive (``BEGIN IMMEDIATE``, see ``portal.dbsetup``).
     """
+    if not db.session().in_transaction():
+        mark_write_transaction()
+    elif not in_write_transaction(db.session()):
+        raise RuntimeError("register append inside a read-only SQLite transaction: call "
+                           "begin_write() at the start of the service, or mark the GET view @writes")
     head = db.session.scalar(sa.select(RegisterHead).where(RegisterHead.id == 1).with_for_update())
     if head is None:
         head = RegisterHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
@@ -69,6 +75,7 @@ def record_now(actor: Actor | None, action: str, **kwargs) -> None:
     attempt must be on the register even though the request ends in an error.
     """
     db.session.rollback()
+    mark_write_transaction()
     record(actor, action, **kwargs)
     db.session.commit()
 
