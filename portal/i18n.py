@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -32,6 +32,8 @@ def compile_catalogs(directory: Path = TRANSLATIONS) -> None:
 def select_locale() -> str:
     """The user's chosen language, else the session's, else Chinese (never the browser's guess)."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI and jobs: the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     lang = session.get("lang") or request.args.get("lang")

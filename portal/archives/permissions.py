@@ -98,6 +98,18 @@ def can_append_log(user: User | None, archive: Archive) -> bool:
     return user.role == roles.ARCHIVIST
 
 
+def can_add_record(user: User | None, archive: Archive, kind) -> bool:
+    """Sub-records (contacts, logs …) are added while the archive is editable; the running logs
+    (``kind.log``) may also be appended to a filed archive."""
+    return can_edit(user, archive) or (bool(kind.log) and can_append_log(user, archive))
+
+
+def can_change_record(user: User | None, archive: Archive, kind) -> bool:
+    """Editing or deleting an existing sub-record needs an editable archive (a filed one changes
+    only through a change request, policy 004 §13)."""
+    return can_edit(user, archive)
+
+
 def can_submit(user: User | None, archive: Archive) -> bool:
     return can_edit(user, archive)
 

@@ -20,6 +20,7 @@ from portal.archives.profile import ALL_FIELDS
 from portal.archives.subrecords import SubRecordKind
 from portal.auth import roles
 from portal.auth.models import Department, User
+from portal.dbsetup import begin_write, mark_write_transaction
 from portal.errors import Conflict, InvalidState, NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.models_base import utcnow
@@ -31,6 +32,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def deny(actor: Actor, reason, archive: Archive | None = None, what: str = "") -> PermissionDenied:
     """Register a refused attempt (in its own transaction) and return the error to raise."""
+    mark_write_transaction()  # a GET view's refusal is a write too (SQLite: BEGIN IMMEDIATE)
     record_now(actor, actions.ACCESS_DENIED, archive=archive, detail=f"{what}: {reason}" if what else str(reason),
                result="denied")
     return PermissionDenied(reason, archive=archive)
@@ -50,6 +52,7 @@ def get_archive(ident: int | str) -> Archive:
 
 def open_archive(actor: Actor, ident: int | str, *, purpose: str = "") -> Archive:
     """Open an archive for viewing: refused attempts and views both go on the register."""
+    begin_write()
     archive = get_archive(ident)
     reason = perm.view_refusal(actor.user, archive)
     if reason is not None:
@@ -95,6 +98,7 @@ def _describe_changes(names: list[str]) -> str:
 
 def create_draft(actor: Actor, data: dict) -> Archive:
     """Staff enter a new customer archive as a draft (policy 004 §8, §11 信息采集)."""
+    begin_write()
     user = actor.user
     if not perm.can_create(user):
         raise deny(actor, _l("Only staff and department heads enter new archives."), what="create")
@@ -116,6 +120,7 @@ def create_draft(actor: Actor, data: dict) -> Archive:
 
 def update_draft(actor: Actor, archive: Archive, data: dict, expected_version: int | None) -> list[str]:
     """Save an edited draft; refuses if someone saved in between (``expected_version``)."""
+    begin_write(archive)
     if not perm.can_edit(actor.user, archive):
         raise deny(actor, _l("This archive cannot be edited by you in its current state."), archive, "edit")
     if expected_version is not None and expected_version != archive.version:
@@ -151,6 +156,7 @@ def _transition(actor: Actor, archive: Archive, allowed: bool, action: str, refu
 
 def submit(actor: Actor, archive: Archive) -> None:
     """Send a draft to the department head for review (2 working days, policy 004 §11)."""
+    begin_write(archive)
     allowed = perm.can_submit(actor.user, archive)
     if allowed:
         archive.status = SUBMITTED
@@ -162,6 +168,7 @@ def submit(actor: Actor, archive: Archive) -> None:
 
 def withdraw(actor: Actor, archive: Archive) -> None:
     """The author takes a submitted draft back before the head has decided."""
+    begin_write(archive)
     allowed = perm.can_withdraw(actor.user, archive)
     if allowed:
         archive.status = DRAFT
@@ -171,6 +178,7 @@ def withdraw(actor: Actor, archive: Archive) -> None:
 
 def approve(actor: Actor, archive: Archive, note: str = "") -> None:
     """The department head confirms the draft and passes it to the archivist."""
+    begin_write(archive)
     allowed = perm.can_review(actor.user, archive)
     if allowed:
         archive.status = APPROVED
@@ -183,6 +191,7 @@ def approve(actor: Actor, archive: Archive, note: str = "") -> None:
 
 def reject(actor: Actor, archive: Archive, reason: str) -> None:
     """The department head sends the draft back with a reason."""
+    begin_write(archive)
     reason = (reason or "").strip()
     allowed = perm.can_review(actor.user, archive)
     if allowed and not reason:
@@ -198,6 +207,7 @@ def reject(actor: Actor, archive: Archive, reason: str) -> None:
 
 def file_archive(actor: Actor, archive: Archive) -> str:
     """The archivist files an approved archive and assigns its number (policy 004 §11)."""
+    begin_write(archive)
     allowed = perm.can_file(actor.user, archive)
     if not allowed:
         _transition(actor, archive, False, actions.ARCHIVE_FILE,
@@ -216,6 +226,7 @@ def file_archive(actor: Actor, archive: Archive) -> str:
 
 def delete_draft(actor: Actor, archive: Archive) -> None:
     """A draft that was never filed may be discarded by its author (a filed one: destruction only)."""
+    begin_write(archive)
     if not perm.can_delete_draft(actor.user, archive):
         raise deny(actor, _l("Only an unfiled draft can be deleted, by its author or head."), archive, "delete")
     record(actor, actions.ARCHIVE_DELETE, archive=archive, detail=archive.name)
@@ -225,15 +236,29 @@ def delete_draft(actor: Actor, archive: Archive) -> None:
 
 # --- sub-records --------------------------------------------------------------------------
 
-def _may_touch_records(actor: Actor, archive: Archive, kind: SubRecordKind, new: bool) -> bool:
-    if perm.can_edit(actor.user, archive):
-        return True
-    return new and kind.log and perm.can_append_log(actor.user, archive)
+def require_record_access(actor: Actor, archive: Archive, kind: SubRecordKind, verb: str) -> None:
+    """Refuse (and register the refusal) unless ``actor`` may ``verb`` (add, edit, delete) records
+    of ``kind``; the reason says why in the user's terms."""
+    user = actor.user
+    new = verb == "add"
+    allowed = (perm.can_add_record(user, archive, kind) if new
+               else perm.can_change_record(user, archive, kind))
+    if allowed:
+        return
+    what = f"{verb} {kind.key}"
+    if not perm.can_view(user, archive):
+        raise deny(actor, perm.view_refusal(user, archive), archive, what)
+    if archive.status == FILED:
+        reason = (_l("You cannot add records to this archive.") if new else
+                  _l("Records of a filed archive change only through a change request."))
+    else:
+        reason = _l("This archive cannot be edited by you in its current state.")
+    raise deny(actor, reason, archive, what)
 
 
 def add_record(actor: Actor, archive: Archive, kind: SubRecordKind, data: dict):
-    if not _may_touch_records(actor, archive, kind, new=True):
-        raise deny(actor, _l("You cannot add records to this archive."), archive, f"add {kind.key}")
+    begin_write(archive)
+    require_record_access(actor, archive, kind, "add")
     rec = kind.model(archive_id=archive.id, **data)
     db.session.add(rec)
     archive.updated_at = utcnow()
@@ -251,9 +276,8 @@ def get_record(archive: Archive, kind: SubRecordKind, record_id: int):
 
 
 def edit_record(actor: Actor, archive: Archive, kind: SubRecordKind, rec, data: dict) -> None:
-    if not _may_touch_records(actor, archive, kind, new=False):
-        raise deny(actor, _l("Records of a filed archive change only through a change request."),
-                   archive, f"edit {kind.key}")
+    begin_write(archive, rec)
+    require_record_access(actor, archive, kind, "edit")
     changed = [name for name, value in data.items() if getattr(rec, name) != value]
     for name in changed:
         setattr(rec, name, data[name])
@@ -265,9 +289,8 @@ def edit_record(actor: Actor, archive: Archive, kind: SubRecordKind, rec, data: 
 
 
 def delete_record(actor: Actor, archive: Archive, kind: SubRecordKind, rec) -> None:
-    if not _may_touch_records(actor, archive, kind, new=False):
-        raise deny(actor, _l("Records of a filed archive change only through a change request."),
-                   archive, f"delete {kind.key}")
+    begin_write(archive, rec)
+    require_record_access(actor, archive, kind, "delete")
     record(actor, actions.SUBRECORD_DELETE, archive=archive, detail=f"{kind.key} #{rec.id}")
     db.session.delete(rec)
     archive.updated_at = utcnow()

@@ -25,6 +25,7 @@ SUBRECORD_DELETE = "subrecord_delete"
 REGISTER_VIEW = "register_view"
 REGISTER_PRINT = "register_print"
 REGISTER_VERIFY = "register_verify"
+REGISTER_EXPORT = "register_export"
 USER_CREATE = "user_create"
 USER_UPDATE = "user_update"
 USER_UNLOCK = "user_unlock"
@@ -57,6 +58,7 @@ LABELS = {
     REGISTER_VIEW: _l("View register"),
     REGISTER_PRINT: _l("Print register"),
     REGISTER_VERIFY: _l("Verify register"),
+    REGISTER_EXPORT: _l("Export register"),
     USER_CREATE: _l("Create user"),
     USER_UPDATE: _l("Change user"),
     USER_UNLOCK: _l("Unlock user"),

@@ -1,0 +1,280 @@
+"""The OpenAPI 3.1 description served at ``/api/v1/openapi.json``.
+
+Written by hand; the archive fields come from ``profile.py`` and ``subrecords.py`` so the
+schema cannot drift from the forms. ``tests/api/test_openapi.py`` checks that every API route
+is described here.
+"""
+from __future__ import annotations
+
+from portal.archives.forms import FIXED_CHOICES, INT_CHOICES
+from portal.archives.models import IMPORTANCE_LEVELS, INDIVIDUAL, ORGANISATION, STAGES, STATUSES
+from portal.archives.profile import ALL_FIELDS, Field
+from portal.archives.services import SORTS
+from portal.archives.subrecords import KINDS
+from portal.register import actions
+from portal.register.reading import RESULTS
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _field_schema(f: Field) -> dict:
+    if f.type == "date":
+        schema: dict = {"type": ["string", "null"], "format": "date"}
+    elif f.type == "decimal":
+        schema = {"type": ["string", "null"], "description": "Decimal number, two places (a string "
+                                                              "in answers; a number or string in requests)."}
+    elif f.type == "choice" and f.choices in INT_CHOICES:
+        schema = {"type": ["integer", "null"]}
+    elif f.type == "choice":
+        schema = {"type": "string", "enum": [v for v, _label in FIXED_CHOICES.get(f.choices, [])]}
+    else:
+        schema = {"type": "string"}
+        if f.max_length:
+            schema["maxLength"] = f.max_length
+    schema["title"] = str(f.label)
+    if f.personal:
+        schema["description"] = ("Personal data: masked (e.g. 138****1234) unless the token's user has "
+                                 "the clearance this field needs, exactly as on the archive page.")
+    return schema
+
+
+def _error(description: str, schema: str = "Error") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _query(name: str, schema: dict, description: str = "") -> dict:
+    param = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+ERRORS = {
+    "400": _error("Malformed request or invalid query parameters (see `fields`).", "ValidationError"),
+    "401": {**_error("No token, or the token is invalid, expired or revoked (registered as a failed "
+                     "log-in)."), "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+    "403": _error("Refused by the same permission rules as the pages; the attempt is registered."),
+}
+
+
+def _archive_list_parameters() -> list[dict]:
+    return [
+        _query("q", {"type": "string"}, "Active search: name, English name, number, phone, contact "
+                                         "name or contact phone."),
+        _query("customer_type_id", {"type": "integer", "minimum": 1}),
+        _query("stage", {"type": "string", "enum": list(STAGES)}),
+        _query("region", {"type": "string"}, "Part of the market / region."),
+        _query("industry", {"type": "string"}, "Part of the industry."),
+        _query("importance", {"type": "string", "enum": list(IMPORTANCE_LEVELS)}),
+        _query("department_id", {"type": "integer", "minimum": 1}),
+        _query("responsible_id", {"type": "integer", "minimum": 1}),
+        _query("status", {"type": "string", "enum": list(STATUSES)}),
+        _query("kind", {"type": "string", "enum": [ORGANISATION, INDIVIDUAL]}),
+        _query("sort", {"type": "string", "enum": list(SORTS), "default": "updated"}),
+        _query("page", {"type": "integer", "minimum": 1, "default": 1}),
+        _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+    ]
+
+
+def _register_parameters() -> list[dict]:
+    return [
+        _query("from", {"type": "string", "format": "date"}, "First day (Beijing time), inclusive."),
+        _query("to", {"type": "string", "format": "date"}, "Last day (Beijing time), inclusive."),
+        _query("user", {"type": "string"}, "Exact user name."),
+        _query("archive", {"type": "string"}, "Part of the archive number (or #id of a draft)."),
+        _query("action", {"type": "string", "enum": list(actions.LABELS)}),
+        _query("result", {"type": "string", "enum": list(RESULTS)}),
+        _query("page", {"type": "integer", "minimum": 1, "default": 1}),
+        _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
+    ]
+
+
+def _schemas() -> dict:
+    ref_obj = {"type": ["object", "null"]}
+    profile_props = {name: _field_schema(f) for name, f in ALL_FIELDS.items()}
+    record_schemas = {}
+    for kind in KINDS:
+        props = {"id": {"type": "integer"}}
+        props.update({f.name: _field_schema(f) for f in kind.fields})
+        props["created_at"] = {"type": "string", "format": "date-time"}
+        props["updated_at"] = {"type": "string", "format": "date-time"}
+        record_schemas[kind.key] = {"type": "array", "title": str(kind.label),
+                                    "items": {"type": "object", "properties": props}}
+    summary_props = {
+        "id": {"type": "integer"},
+        "number": {"type": ["string", "null"], "description": "Archive number 档案编号, set when filed "
+                                                               "(e.g. 海外-2026-电商-001)."},
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": [ORGANISATION, INDIVIDUAL]},
+        "kind_label": {"type": "string"},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "status_label": {"type": "string"},
+        "stage": {"type": "string", "enum": list(STAGES)},
+        "customer_type": {**ref_obj, "properties": {"id": {"type": "integer"}, "code": {"type": "string"},
+                                                    "name": {"type": "string"}}},
+        "department": {**ref_obj, "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+        "responsible": _ref("Person"),
+        "region": {"type": "string"},
+        "industry": {"type": "string"},
+        "importance": {"type": "string", "enum": list(IMPORTANCE_LEVELS)},
+        "sensitivity": {"type": "integer", "enum": [1, 2, 3],
+                        "description": "1 一级 secret, 2 二级 internal, 3 三级 public."},
+        "sensitivity_label": {"type": "string"},
+        "phone": {"type": "string", "description": "Masked unless the user's clearance allows."},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "url": {"type": "string", "description": "This archive in the API."},
+    }
+    return {
+        "Error": {"type": "object", "required": ["error", "status"], "properties": {
+            "error": {"type": "string", "description": "User-facing message (Chinese by default; "
+                                                       "`?lang=en` for English)."},
+            "status": {"type": "integer"}}},
+        "ValidationError": {"allOf": [_ref("Error"), {"type": "object", "properties": {
+            "fields": {"type": "object", "description": "Field or parameter name → message(s).",
+                       "additionalProperties": {"oneOf": [
+                           {"type": "string"}, {"type": "array", "items": {"type": "string"}}]}}}}]},
+        "Person": {"type": ["object", "null"], "properties": {
+            "id": {"type": "integer"}, "username": {"type": "string"}, "name": {"type": "string"}}},
+        "ArchiveSummary": {"type": "object", "properties": summary_props},
+        "ArchiveList": {"type": "object", "required": ["items", "total", "page", "per_page"], "properties": {
+            "items": {"type": "array", "items": _ref("ArchiveSummary")},
+            "total": {"type": "integer", "description": "All matching archives, over all pages."},
+            "page": {"type": "integer"}, "per_page": {"type": "integer"}}},
+        "Archive": {"allOf": [_ref("ArchiveSummary"), {"type": "object", "properties": {
+            "profile": {"type": "object", "properties": profile_props,
+                        "description": "The fields of the archive's kind."},
+            "paper_location": {"type": "string"},
+            "workflow": {"type": "object", "properties": {
+                "created_at": {"type": "string", "format": "date-time"},
+                "created_by": _ref("Person"),
+                "submitted_at": {"type": ["string", "null"], "format": "date-time"},
+                "reviewed_at": {"type": ["string", "null"], "format": "date-time"},
+                "reviewed_by": _ref("Person"),
+                "review_note": {"type": "string"},
+                "filed_at": {"type": ["string", "null"], "format": "date-time"},
+                "filed_by": _ref("Person")}},
+            "version": {"type": "integer"},
+            "records": {"type": "object", "properties": record_schemas}}}]},
+        "ArchiveInput": {
+            "type": "object", "required": ["kind", "name", "customer_type_id", "stage", "importance",
+                                           "sensitivity"],
+            "description": "The fields of the chosen kind (see Archive.profile); validated by the same "
+                           "rules as the page's form. department_id defaults to the user's own "
+                           "department; unknown fields are refused.",
+            "properties": {"kind": {"type": "string", "enum": [ORGANISATION, INDIVIDUAL]}, **profile_props},
+            "additionalProperties": False},
+        "RegisterEntry": {"type": "object", "properties": {
+            "seq": {"type": "integer", "description": "Position in the hash chain."},
+            "at": {"type": "string", "format": "date-time"},
+            "user": {"type": "string"}, "role": {"type": "string"}, "role_label": {"type": "string"},
+            "department": {"type": "string"},
+            "action": {"type": "string", "enum": list(actions.LABELS)}, "action_label": {"type": "string"},
+            "archive_id": {"type": ["integer", "null"]}, "archive_number": {"type": "string"},
+            "detail": {"type": "string"}, "purpose": {"type": "string"}, "client_addr": {"type": "string"},
+            "result": {"type": "string", "enum": list(RESULTS)}, "result_label": {"type": "string"},
+            "hash": {"type": "string"}, "prev_hash": {"type": "string"}}},
+        "RegisterPage": {"type": "object", "required": ["items", "total", "page", "per_page"], "properties": {
+            "items": {"type": "array", "items": _ref("RegisterEntry")},
+            "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}},
+    }
+
+
+def document(server_url: str = "") -> dict:
+    """The OpenAPI document (a fresh dict: labels follow the request's language)."""
+    ok_json = {"application/json": {}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Customer Archive Portal API 客户档案管理门户",
+            "version": "1",
+            "description": ("Bearer-token access to customer archives and the access register. The API "
+                            "applies exactly the permissions, masking 脱敏 and register logging of the "
+                            "pages. Tokens: `portal token create USERNAME`. Times are RFC 3339 in Beijing "
+                            "time. Error messages are Chinese unless `?lang=en`."),
+        },
+        "servers": [{"url": f"{server_url}/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "An API token from `portal token create`."}},
+            "schemas": _schemas(),
+        },
+        "paths": {
+            "/archives": {
+                "get": {
+                    "operationId": "listArchives",
+                    "summary": "Archives the user may see, filtered, sorted and paginated",
+                    "description": "Same scope as the archive list page: staff their department "
+                                   "(and archives they are responsible for), heads their department, "
+                                   "archivist, supervisor and management all, always bounded by "
+                                   "clearance; the system administrator none.",
+                    "parameters": _archive_list_parameters(),
+                    "responses": {
+                        "200": {"description": "One page and the total.",
+                                "content": {"application/json": {"schema": _ref("ArchiveList")}}},
+                        **ERRORS},
+                },
+                "post": {
+                    "operationId": "createArchive",
+                    "summary": "Create a draft archive",
+                    "description": "Staff and department heads only. Registered as archive_create.",
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": _ref("ArchiveInput")}}},
+                    "responses": {
+                        "201": {"description": "The draft, as its author sees it.",
+                                "headers": {"Location": {"schema": {"type": "string"},
+                                                         "description": "The new archive in the API."}},
+                                "content": {"application/json": {"schema": _ref("Archive")}}},
+                        **ERRORS,
+                        "413": _error("The body is larger than the portal accepts."),
+                        "422": _error("Invalid fields (see `fields`).", "ValidationError"),
+                    },
+                },
+            },
+            "/archives/{ident}": {
+                "get": {
+                    "operationId": "getArchive",
+                    "summary": "One archive with its profile and sub-records",
+                    "description": "Opening is registered (archive_view); a refusal is registered as "
+                                   "access_denied and answered 403. Personal fields are masked exactly "
+                                   "as on the archive page.",
+                    "parameters": [
+                        {"name": "ident", "in": "path", "required": True, "schema": {"type": "string"},
+                         "description": "Database id or archive number (e.g. 海外-2026-电商-001, "
+                                        "URL-encoded)."},
+                        _query("purpose", {"type": "string", "maxLength": 300},
+                               "Purpose of the consultation, kept in the register."),
+                    ],
+                    "responses": {
+                        "200": {"description": "The archive.",
+                                "content": {"application/json": {"schema": _ref("Archive")}}},
+                        **ERRORS,
+                        "404": _error("No such archive."),
+                    },
+                },
+            },
+            "/register": {
+                "get": {
+                    "operationId": "listRegister",
+                    "summary": "Access register entries, newest first",
+                    "description": "Archivist and quality supervisor only (others: 403, registered). "
+                                   "Reading is itself registered (register_view).",
+                    "parameters": _register_parameters(),
+                    "responses": {
+                        "200": {"description": "One page and the total.",
+                                "content": {"application/json": {"schema": _ref("RegisterPage")}}},
+                        **ERRORS},
+                },
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "summary": "This description",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1 document.", "content": ok_json}},
+                },
+            },
+        },
+    }

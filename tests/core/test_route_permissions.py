@@ -1,0 +1,181 @@
+"""Every route, walked from ``app.url_map``, refuses exactly the users it must refuse.
+
+A new route fails this suite until it is added to ``POLICY`` below with the users who must be
+refused — so no route can ship without a server-side permission check and a register entry.
+"""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+
+USERS = ("admin", "archivist", "manager", "supervisor", "head_sales", "staff_sales",
+         "head_marketing", "staff_marketing", "head_service")
+EVERYONE = frozenset(USERS)
+A_VIEWERS = frozenset({"archivist", "manager", "supervisor", "head_sales", "staff_sales"})
+REGISTER_READERS = frozenset({"archivist", "supervisor"})
+CREATORS = frozenset({"head_sales", "staff_sales", "head_marketing", "staff_marketing", "head_service"})
+
+PUBLIC = "public"  # reachable without logging in
+# endpoint → (subject, users allowed). Everyone else must get 403 and a register entry.
+# Subjects: A = filed 二级 archive of 销售部 (responsible staff_sales); D = draft of staff_sales;
+# S = submitted archive of staff_sales; P = approved archive awaiting filing.
+POLICY: dict[str, tuple[str, frozenset | str]] = {
+    "static": ("-", PUBLIC),
+    "auth.login": ("-", PUBLIC),
+    "auth.set_language": ("-", PUBLIC),
+    "health.healthz": ("-", PUBLIC),
+    "auth.logout": ("-", EVERYONE),
+    "archives.index": ("-", EVERYONE - {"admin"}),
+    "archives.list_redirect": ("-", EVERYONE - {"admin"}),
+    "archives.new": ("-", CREATORS),
+    "archives.show": ("A", A_VIEWERS),
+    "archives.by_number": ("A", A_VIEWERS),
+    "archives.edit": ("D", frozenset({"staff_sales", "head_sales"})),
+    "archives.submit": ("D", frozenset({"staff_sales", "head_sales"})),
+    "archives.delete": ("D", frozenset({"staff_sales", "head_sales"})),
+    "archives.withdraw": ("S", frozenset({"staff_sales"})),
+    "archives.approve": ("S", frozenset({"head_sales"})),
+    "archives.reject": ("S", frozenset({"head_sales"})),
+    "archives.file": ("P", frozenset({"archivist"})),
+    "archives.records": ("A", A_VIEWERS),
+    "archives.record_row": ("A", A_VIEWERS),
+    # a communication may be appended to a filed archive by its department and the archivist …
+    "archives.record_new": ("A", frozenset({"staff_sales", "head_sales", "archivist"})),
+    # … but a contact of a filed archive changes only through a change request
+    "archives.record_edit": ("A", frozenset()),
+    "archives.record_delete": ("A", frozenset()),
+    "register.index": ("-", REGISTER_READERS),
+    "register.print_view": ("-", REGISTER_READERS),
+    "register.export_csv": ("-", REGISTER_READERS),
+    "register.verify": ("-", REGISTER_READERS),
+}
+# The administrator's start page is administration: the archive list sends them there (no list shown).
+REDIRECTED = {("admin", "archives.index"): "/admin/", ("admin", "archives.list_redirect"): "/"}
+ADMIN_ONLY_PREFIX = "admin."  # every admin.* endpoint: only the system administrator
+API_PREFIX = "api."  # bearer-token API, covered below and in tests/api
+
+
+def _policy(endpoint: str):
+    if endpoint in POLICY:
+        return POLICY[endpoint]
+    if endpoint.startswith(ADMIN_ONLY_PREFIX):
+        return ("-", frozenset({"admin"}))
+    return None
+
+
+@pytest.fixture
+def subjects(make_archive, user):
+    from portal.actor import Actor
+    from portal.archives import services
+    from portal.archives.subrecords import BY_KEY
+
+    a = make_archive(status="draft", name="权限测试甲公司", phone="13812341234")
+    contact = services.add_record(Actor(user("staff_sales")), a, BY_KEY["contacts"],
+                                  {"name": "联系人甲", "phone": "13900001111"})
+    services.submit(Actor(user("staff_sales")), a)
+    services.approve(Actor(user("head_sales")), a)
+    services.file_archive(Actor(user("archivist")), a)
+    return {
+        "A": a, "D": make_archive(status="draft"), "S": make_archive(status="submitted"),
+        "P": make_archive(status="approved"), "contact": contact,
+    }
+
+
+def _url(app, rule, subject, subjects, user):
+    values = {}
+    for arg in rule.arguments:
+        if arg == "archive_id":
+            values[arg] = subjects[subject].id
+        elif arg == "number":
+            values[arg] = subjects["A"].number
+        elif arg == "ident":
+            values[arg] = subjects["A"].id
+        elif arg == "kind":
+            values[arg] = "communications" if rule.endpoint == "archives.record_new" else "contacts"
+        elif arg == "record_id":
+            values[arg] = subjects["contact"].id
+        elif arg == "user_id":
+            values[arg] = user("staff_sales").id
+        elif arg == "dept_id":
+            values[arg] = user("staff_sales").department_id
+        elif arg == "type_id":
+            values[arg] = subjects["A"].customer_type_id
+        elif arg == "filename":
+            values[arg] = "css/portal.css"
+        else:
+            raise AssertionError(f"test_route_permissions: give a value for <{arg}> of {rule.rule}")
+    with app.test_request_context():
+        from flask import url_for
+        return url_for(rule.endpoint, **values)
+
+
+def _routes(app):
+    return [r for r in app.url_map.iter_rules()]
+
+
+def test_every_route_has_a_policy(app):
+    missing = [r.endpoint for r in _routes(app)
+               if _policy(r.endpoint) is None and not r.endpoint.startswith(API_PREFIX)]
+    assert not missing, f"routes without an entry in POLICY (add who must be refused): {missing}"
+
+
+def test_anonymous_visitors_are_sent_to_log_in(app, client, subjects, user):
+    for rule in _routes(app):
+        policy = _policy(rule.endpoint)
+        if rule.endpoint.startswith(API_PREFIX) or policy is None or policy[1] == PUBLIC:
+            continue
+        url = _url(app, rule, policy[0], subjects, user)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            assert response.status_code in (302, 401), (method, url, response.status_code)
+            if response.status_code == 302:
+                assert "/login" in response.headers["Location"], (method, url)
+
+
+def test_api_refuses_requests_without_a_token(app, client, subjects, user):
+    for rule in _routes(app):
+        if not rule.endpoint.startswith(API_PREFIX) or rule.endpoint == "api.openapi":
+            continue
+        url = _url(app, rule, "A", subjects, user)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            assert client.open(url, method=method).status_code == 401, (method, url)
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_refused_users_get_403_and_a_register_entry(app, login, subjects, user, username, register_entries):
+    client = login(username)
+    checked = 0
+    for rule in _routes(app):
+        policy = _policy(rule.endpoint)
+        if policy is None or policy[1] == PUBLIC or username in policy[1]:
+            continue
+        url = _url(app, rule, policy[0], subjects, user)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            before = len(register_entries(action="access_denied", username=username))
+            response = client.open(url, method=method)
+            if (username, rule.endpoint) in REDIRECTED:
+                assert response.status_code in (302, 303, 308)
+                assert response.headers["Location"].endswith(REDIRECTED[(username, rule.endpoint)])
+                continue
+            assert response.status_code == 403, (username, method, url, response.status_code)
+            after = len(register_entries(action="access_denied", username=username))
+            assert after == before + 1, f"{username} {method} {url}: refusal not on the register"
+            checked += 1
+    assert checked or username == "staff_sales" or username == "head_sales"
+
+
+def test_admin_cannot_see_archive_content_through_the_api(app, subjects, user):
+    from portal.auth.services import create_token
+
+    token = create_token(None, user("admin"))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/api/v1/archives/{subjects['A'].id}", headers=headers).status_code == 403
+    listing = client.get("/api/v1/archives", headers=headers)
+    assert listing.status_code in (200, 403)
+    if listing.status_code == 200:
+        assert listing.get_json()["total"] == 0
+    db.session.commit()
+    assert db.session.scalar(sa.text("SELECT count(*) FROM register_entry WHERE action = 'access_denied'")) >= 1
