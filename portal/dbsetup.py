@@ -62,7 +62,9 @@ def begin_write(*objects) -> None:
     session = db.session()  # the real Session behind the scoped proxy
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        if session.in_transaction() and not in_write_transaction(session):
+        if in_write_transaction(session):
+            return  # already holding the write lock: the objects cannot have changed under us
+        if session.in_transaction():
             session.commit()  # a read-only transaction: nothing of the caller's is lost
         mark_write_transaction()
         for obj in objects:

@@ -5,7 +5,7 @@ Chinese translations in ``i18n/<feature>.json`` ({"English": "中文"}); this sc
 msgid, fills ``portal/translations/zh_CN/LC_MESSAGES/messages.po`` and lists what is missing.
 
     python scripts/i18n.py          # build the catalogue, print missing translations
-    python scripts/i18n.py --check  # exit 1 when any msgid lacks a Chinese translation
+    python scripts/i18n.py --check  # write nothing; exit 1 when a msgid lacks a Chinese translation
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def table() -> dict[str, str]:
 
 
 def build(check: bool) -> int:
+    """Fill the catalogues (or, with ``check``, only report) and count missing translations."""
     extract()
     with POT.open("rb") as f:
         template = read_po(f)
@@ -55,6 +56,8 @@ def build(check: bool) -> int:
                 else:
                     missing.append(msgid)
         catalog.fuzzy = False
+        if check:
+            continue  # report only: the committed catalogues stay as they are
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as f:
             write_po(f, catalog, width=0, omit_header=False)

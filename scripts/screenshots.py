@@ -56,7 +56,9 @@ def main() -> None:
                     page = ctx.new_page()
                     page.on("console", lambda m: m.type == "error" and errors.append(f"{m.text}"))
                     login(page, args.base, username, args.password)
-                    if lang == "en":
+                    # The language is remembered on the account: switch when it is not the wanted one.
+                    wanted = "en" if lang == "en" else "zh-CN"
+                    if page.get_attribute("html", "lang") != wanted:
                         page.click("form.lang-form button")
                         page.wait_for_load_state("networkidle")
                     contexts[username] = page
