@@ -1,8 +1,15 @@
 """Import every model module so that SQLAlchemy's metadata (and Alembic) know all tables."""
 from portal.admin.models import CustomerType, Setting  # noqa: F401
 from portal.archives.models import (  # noqa: F401
-    Anniversary, Archive, ArchiveNumberSequence, Communication, Contact, Cooperation, Feedback,
-    ServiceRecord, Transaction,
+    Anniversary,
+    Archive,
+    ArchiveNumberSequence,
+    Communication,
+    Contact,
+    Cooperation,
+    Feedback,
+    ServiceRecord,
+    Transaction,
 )
 from portal.auth.models import ApiToken, Department, LoginThrottle, User  # noqa: F401
 from portal.register.models import RegisterEntry, RegisterHead  # noqa: F401

@@ -14,7 +14,13 @@ from portal.admin.models import CustomerType
 from portal.archives import numbering
 from portal.archives import permissions as perm
 from portal.archives.models import (
-    APPROVED, DRAFT, FILED, REJECTED, SUBMITTED, Archive, Contact,
+    APPROVED,
+    DRAFT,
+    FILED,
+    REJECTED,
+    SUBMITTED,
+    Archive,
+    Contact,
 )
 from portal.archives.profile import ALL_FIELDS
 from portal.archives.subrecords import SubRecordKind

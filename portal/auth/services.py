@@ -13,8 +13,8 @@ from flask_babel import lazy_gettext as _l
 from portal.actor import Actor
 from portal.auth import roles
 from portal.auth.models import ApiToken, LoginThrottle, User
-from portal.dbsetup import begin_write
 from portal.auth.passwords import MIN_LENGTH, check_password, hash_password, needs_rehash
+from portal.dbsetup import begin_write
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.models_base import utcnow
