@@ -32,11 +32,12 @@ class Archive(db.Model):
         sa.Index("ix_archive_updated", "updated_at"),
         # Covering indexes for the list page (migration 0002): the region/industry filter options
         # read only these columns, and SQLite also scans them (instead of the wide rows) for the
-        # total and quick-filter counts of the visibility clause (permissions.visible_clause).
+        # total and the quick-filter counts (status, responsible) of what a user may see
+        # (permissions.visible_clause).
         sa.Index("ix_archive_region_visible", "region", "sensitivity", "department_id",
-                 "responsible_id", "created_by_id"),
+                 "responsible_id", "created_by_id", "status"),
         sa.Index("ix_archive_industry_visible", "industry", "sensitivity", "department_id",
-                 "responsible_id", "created_by_id"),
+                 "responsible_id", "created_by_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(sa.String(80), unique=True)  # 档案编号, set when filed

@@ -1,0 +1,101 @@
+"""``portal demo``: demo users and ~50 demo archives through the real filing workflow."""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from portal.archives import permissions as perm
+from portal.archives.models import Archive, Contact, Cooperation
+from portal.demo import DEMO_USERS, demo_specs, load_demo
+from portal.extensions import db
+from portal.register.models import RegisterEntry
+from portal.register.services import verify
+
+PASSWORD = "demo12345"
+
+
+def _count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_demo_data_is_complete_and_loading_twice_adds_nothing(app, login, user):
+    # 25 archives (one full cycle of the demo's status pattern) keep the test quick; ``portal
+    # demo`` loads 50 by default, checked without the database in the next test.
+    summary = load_demo(archives=25, password=PASSWORD)
+    assert "25 demo archives created" in summary
+
+    # Every demo user (the fixed names of the README) can log in with the demo password.
+    for username in [u[0] for u in DEMO_USERS] + ["admin"]:
+        login(username, PASSWORD)
+
+    archives = list(db.session.scalars(sa.select(Archive)))
+    assert len(archives) == 25
+    for kind in ("individual", "organisation"):
+        assert {a.stage for a in archives if a.kind == kind} == {"potential", "active", "terminated"}
+    assert {a.status for a in archives} == {"draft", "submitted", "approved", "rejected", "filed"}
+    assert {a.department.code for a in archives} == {"SAL", "MKT"}
+    assert {a.sensitivity for a in archives} == {1, 2, 3}
+    assert {a.importance for a in archives} <= {"A", "B", "C", "D"}
+    assert len({a.customer_type.code for a in archives}) == 5
+
+    filed = [a for a in archives if a.status == "filed"]
+    assert len(filed) > len(archives) / 2
+    numbers = [a.number for a in filed]
+    assert len(set(numbers)) == len(numbers)
+    assert all(re.fullmatch(r"海外-\d{4}-(电商|外贸|本土|协会|个人)-\d{3}", n) for n in numbers)
+    assert all(a.number is None for a in archives if a.status != "filed")
+    assert all(a.review_note for a in archives if a.status == "rejected")
+    assert all(a.contract_signed_on for a in archives if a.stage == "active")
+    assert all(a.terminated_on and a.terminated_on > a.contract_signed_on
+               for a in archives if a.stage == "terminated")
+
+    # Personal data in the shapes masking is made for.
+    individuals = [a for a in archives if a.kind == "individual"]
+    assert all(re.fullmatch(r"\d{17}[\dX]", a.id_number) for a in individuals)
+    assert any(re.fullmatch(r"1[3-9]\d{9}", a.phone) for a in archives)
+    assert all("@" in a.email and a.bank_account for a in archives)
+
+    # Sub-records: 1–3 contacts each, contracts with numbers like HT-2025-0137.
+    for a in archives:
+        assert 1 <= db.session.scalar(sa.select(sa.func.count()).where(Contact.archive_id == a.id)) <= 3
+    contract_numbers = [n for n in db.session.scalars(sa.select(Cooperation.contract_number)) if n]
+    assert contract_numbers and all(re.fullmatch(r"HT-\d{4}-\d{4}", n) for n in contract_numbers)
+    assert len(set(contract_numbers)) == len(contract_numbers)
+
+    # The 一级 (secret) archives are refused to internal-clearance staff, open to the archivist.
+    secret = [a for a in archives if a.sensitivity == 1]
+    assert secret and all(a.status == "filed" for a in secret)
+    heads = {"SAL": user("head_sales"), "MKT": user("head_marketing")}
+    assert all(not perm.can_view(heads[a.department.code], a) for a in secret)
+    assert all(perm.can_view(user("archivist"), a) for a in archives)
+    assert all(not perm.can_view(user("staff_marketing"), a) for a in archives if a.sensitivity < 3)
+    # Staff of 市场部 (三级 clearance) see the archives they are responsible for.
+    assert any(perm.can_view(user("staff_marketing"), a) for a in archives)
+
+    # The workflow left its entries on the register and the chain is intact.
+    actions = set(db.session.scalars(sa.select(RegisterEntry.action)))
+    assert {"archive_create", "subrecord_add", "archive_submit", "archive_approve", "archive_reject",
+            "archive_file"} <= actions
+    assert verify().ok
+
+    entries = _count(RegisterEntry)
+    again = load_demo(archives=25, password=PASSWORD)
+    assert "none added" in again
+    assert _count(Archive) == 25
+    assert _count(RegisterEntry) == entries
+
+
+def test_default_demo_set_is_deterministic_and_varied():
+    first, second = demo_specs(50), demo_specs(50)
+    assert [s.data for s in first] == [s.data for s in second]
+    assert [s.records for s in first] == [s.records for s in second]
+    for kind in ("individual", "organisation"):
+        assert {s.data["stage"] for s in first if s.data["kind"] == kind} == {
+            "potential", "active", "terminated"}
+    statuses = [s.status for s in first]
+    assert statuses.count("filed") == 36 and statuses.count("rejected") == 2
+    assert {s.author for s in first} == {"staff_sales", "head_sales", "staff_marketing", "head_marketing"}
+    assert sum(s.secret for s in first) == 6
+    # More archives on request (``portal demo --archives 200``) still get distinct names.
+    assert len({s.data["name"] for s in demo_specs(200)}) == 200
