@@ -78,7 +78,9 @@ def run_command(host: str, port: int, workers: int, dev: bool):
         _create_app().run(host=host, port=port, debug=True)
         return
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--threads", "4", "--access-logfile", "-", "portal.wsgi:app"]
+            "--threads", "4", "--access-logfile", "-",
+            "--no-control-socket",  # gunicorn 27 shares one control socket between instances
+            "portal.wsgi:app"]
     click.echo(f"Serving on http://{host}:{port}/")
     os.execv(sys.executable, argv)
 

@@ -5,7 +5,8 @@ audited action does: read the archive, then append to the register) fails with "
 locked" when another writer committed in between. So write transactions begin with
 ``BEGIN IMMEDIATE`` and wait for the lock (busy_timeout) instead:
 
-- in a request, POST/PUT/DELETE and GET views marked ``@writes`` begin that way;
+- in a request, the first transaction of POST/PUT/DELETE and of GET views marked ``@writes``
+  begins that way (later ones are reads unless a service asks again);
 - services that change state call ``begin_write(obj, …)`` first: it ends a read transaction
   that may be open, starts a write transaction and reloads the objects under the lock (on
   PostgreSQL it locks their rows with SELECT … FOR UPDATE), so that every permission and state
@@ -97,5 +98,10 @@ def configure_engine(engine: Engine) -> None:
     def _begin(conn):
         immediate = _next_is_write.get() or _request_writes()
         _next_is_write.set(False)
+        if immediate and has_request_context():
+            # Only the request's first transaction takes the write lock: once its write has
+            # committed, reading and rendering the rest of the page must not hold it (later
+            # writes go through begin_write() again).
+            g.write_tx = False
         conn.info["immediate"] = immediate
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
