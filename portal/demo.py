@@ -559,9 +559,6 @@ def _users() -> dict[str, User]:
 def _load_archive(spec: DemoSpec, users: dict[str, User], types: dict[str, int]) -> None:
     from portal.archives import services
     from portal.archives.subrecords import BY_KEY
-    from portal.dbsetup import begin_write
-    from portal.register import actions
-    from portal.register.services import record
 
     author = users[spec.author]
     data = {k: v for k, v in spec.data.items() if not k.startswith("_")}
@@ -585,14 +582,9 @@ def _load_archive(spec: DemoSpec, users: dict[str, User], types: dict[str, int])
     if spec.status == "approved":
         return
     as_archivist = Actor(users["archivist"], DEMO_ADDR, "cli")
-    services.file_archive(as_archivist, archive)
-    if spec.secret:
-        # Reclassification to 一级 (secret) by the archivist: no demo author or head holds 一级
-        # clearance, so such archives are entered as 二级 and raised after filing.
-        begin_write(archive)
-        archive.sensitivity = roles.SECRET
-        record(as_archivist, actions.ARCHIVE_UPDATE, archive=archive, detail="sensitivity")
-        db.session.commit()
+    # No demo author or head holds 一级 clearance: secret archives are entered as 二级 and the
+    # archivist classifies them 一级 when filing.
+    services.file_archive(as_archivist, archive, sensitivity=roles.SECRET if spec.secret else None)
 
 
 def load_demo(archives: int = 50, password: str = "demo12345") -> str:

@@ -211,8 +211,12 @@ def reject(actor: Actor, archive: Archive, reason: str) -> None:
                 _l("Only the head of the archive's department can review a submitted archive."), reason)
 
 
-def file_archive(actor: Actor, archive: Archive) -> str:
-    """The archivist files an approved archive and assigns its number (policy 004 §11)."""
+def file_archive(actor: Actor, archive: Archive, sensitivity: int | None = None) -> str:
+    """The archivist files an approved archive and assigns its number (policy 004 §11).
+
+    The archivist also sets the final classification: a 一级 (secret) archive is usually entered
+    by staff without 一级 clearance, so it can only be raised to that level here.
+    """
     begin_write(archive)
     allowed = perm.can_file(actor.user, archive)
     if not allowed:
@@ -220,12 +224,18 @@ def file_archive(actor: Actor, archive: Archive) -> str:
                     _l("Only the archivist can file an archive, after the department head approved it."))
     if archive.number:
         raise InvalidState(_l("This archive already has a number."))
+    detail = ""
+    if sensitivity is not None and sensitivity != archive.sensitivity:
+        if sensitivity not in roles.LEVELS or sensitivity < actor.user.clearance:
+            raise ValidationFailed(_l("You cannot classify an archive above your own clearance."))
+        detail = f" (sensitivity {archive.sensitivity} → {sensitivity})"
+        archive.sensitivity = sensitivity
     year = datetime.now(UTC).astimezone(SHANGHAI).year
     archive.number = numbering.allocate(archive.customer_type.code, year)
     archive.status = FILED
     archive.filed_at = utcnow()
     archive.filed_by_id = actor.user.id
-    record(actor, actions.ARCHIVE_FILE, archive=archive, detail=archive.number)
+    record(actor, actions.ARCHIVE_FILE, archive=archive, detail=archive.number + detail)
     db.session.commit()
     return archive.number
 

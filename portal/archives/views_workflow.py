@@ -69,7 +69,9 @@ def reject(archive_id: int):
 
 @bp.route("/archives/<int:archive_id>/file", methods=["POST"])
 def file(archive_id: int):
-    number = services.file_archive(actor(), services.get_archive(archive_id))
+    level = request.form.get("sensitivity", "")
+    number = services.file_archive(actor(), services.get_archive(archive_id),
+                                   sensitivity=int(level) if level.isdigit() else None)
     flash(_("Filed. The archive number is %(number)s.", number=number), "success")
     return _back(archive_id)
 

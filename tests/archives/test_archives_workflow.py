@@ -134,3 +134,15 @@ def test_withdraw_and_delete_a_draft(as_user, make_archive, register_entries):
     assert "草稿“临时草稿”已删除" in text(client.get("/"))
     assert client.get(f"/archives/{archive_id}").status_code == 404
     assert [e.action for e in register_entries(archive_id=archive_id)][-2:] == ["archive_withdraw", "archive_delete"]
+
+
+def test_archivist_classifies_secret_when_filing(make_archive, login, register_entries):
+    """A 一级 archive is entered by 二级 staff; the archivist raises it when filing, after which
+    the department head who approved it can no longer open it."""
+    archive = make_archive(status="approved", name="机密客户有限公司")
+    response = login("archivist").post(f"/archives/{archive.id}/file", data={"sensitivity": "1"})
+    assert response.status_code in (302, 303)
+    entry = register_entries(action="archive_file", archive_id=archive.id)[-1]
+    assert "sensitivity 2 → 1" in entry.detail
+    assert login("head_sales").get(f"/archives/{archive.id}").status_code == 403
+    assert login("manager").get(f"/archives/{archive.id}").status_code == 200
