@@ -26,7 +26,7 @@ from portal.archives.profile import ALL_FIELDS
 from portal.archives.subrecords import SubRecordKind
 from portal.auth import roles
 from portal.auth.models import Department, User
-from portal.dbsetup import begin_write, mark_write_transaction
+from portal.dbsetup import begin_write
 from portal.errors import Conflict, InvalidState, NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.models_base import utcnow
@@ -38,7 +38,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def deny(actor: Actor, reason, archive: Archive | None = None, what: str = "") -> PermissionDenied:
     """Register a refused attempt (in its own transaction) and return the error to raise."""
-    mark_write_transaction()  # a GET view's refusal is a write too (SQLite: BEGIN IMMEDIATE)
     record_now(actor, actions.ACCESS_DENIED, archive=archive, detail=f"{what}: {reason}" if what else str(reason),
                result="denied")
     return PermissionDenied(reason, archive=archive)
