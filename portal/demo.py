@@ -70,7 +70,7 @@ STAGE_CYCLE = ("active", "terminated", "active", "potential", "active", "potenti
 STATUS_CYCLE = ("filed", "filed", "filed", "draft", "filed", "filed", "submitted", "filed",
                 "approved", "filed", "filed", "filed", "rejected", "filed", "draft", "filed",
                 "filed", "submitted", "filed", "filed", "approved", "filed", "filed", "filed", "filed")
-# Filed archives at these positions are reclassified 一级 (secret) by the archivist afterwards.
+# Filed archives at these positions are classified 一级 (secret) by the archivist when filing.
 SECRET_POSITIONS = (4, 13, 22)  # modulo 25
 
 CITIES = [  # Chinese city, pinyin, district address stem, ID-number area code
