@@ -6,6 +6,7 @@ The Chinese catalogue sits in ``zh_Hans_CN`` because Babel expands ``zh_CN`` to 
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -23,7 +24,8 @@ def compile_catalogs(directory: Path = TRANSLATIONS) -> None:
             continue
         with po_path.open("rb") as f:
             catalog = read_po(f, locale=po_path.parent.parent.name)
-        tmp = mo_path.with_suffix(".mo.tmp")
+        # A name of its own per process: several workers may compile at the same first start.
+        tmp = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")
         with tmp.open("wb") as f:
             write_mo(f, catalog)
         tmp.replace(mo_path)
