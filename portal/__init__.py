@@ -81,10 +81,11 @@ def _register_blueprints(app: Flask) -> None:
     from portal.api.views import bp as api_bp
     from portal.archives.views import bp as archives_bp
     from portal.auth.views import bp as auth_bp
+    from portal.documents.views import bp as documents_bp
     from portal.health import bp as health_bp
     from portal.register.views import bp as register_bp
 
-    for bp in (auth_bp, archives_bp, register_bp, admin_bp, health_bp):
+    for bp in (auth_bp, archives_bp, documents_bp, register_bp, admin_bp, health_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(api_bp)

@@ -19,7 +19,26 @@ DEFAULTS: dict[str, object] = {
     # Inactivity timeout: the signed cookie is refused by the server once it is older than this.
     "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),
     "SESSION_REFRESH_EACH_REQUEST": True,
-    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    # One request (all files of a multi-file upload together); a larger one is answered 413.
+    "MAX_CONTENT_LENGTH": 1024 * 1024 * 1024,
+    # Documents: object store, encryption, limits (portal.storage, portal.crypto, portal.documents)
+    "DOCUMENT_MAX_BYTES": 256 * 1024 * 1024,  # one file
+    "STORAGE_DIR": None,  # local store: <instance>/store when unset
+    "S3_ENDPOINT": None,  # host:port of MinIO / S3; when set, the S3 store is used
+    "S3_ACCESS_KEY": None,
+    "S3_SECRET_KEY": None,
+    "S3_BUCKET": "portal-archives",
+    "S3_SECURE": False,
+    "S3_REGION": None,
+    "S3_PART_SIZE": 10 * 1024 * 1024,
+    "S3_PARALLEL_UPLOADS": 2,
+    "MASTER_KEY": None,  # base64 of 32 bytes; <instance>/master_key is made when unset
+    "MAX_IMAGE_PIXELS": 80_000_000,  # larger images are refused as decompression bombs
+    "TEXT_MAX_PAGES": 2000,  # text is read from at most this many pages of a PDF
+    # Downloads and prints of documents at these levels carry a visible watermark.
+    "WATERMARK_LEVELS": [1, 2],
+    "WATERMARK_FONT": None,  # a TTF/OTF/TTC with Chinese glyphs for image watermarks; searched when unset
+    "DOCUMENT_TYPES_DEFAULT": ["合同", "往来函件", "投诉", "反馈", "资质文件", "方案", "会议纪要", "发票", "其他"],
     # Failed logins: after LOGIN_SLOWDOWN_AFTER failures each try must wait an increasing delay,
     # after LOGIN_LOCK_AFTER failures the account is locked for LOGIN_LOCK_MINUTES.
     "LOGIN_SLOWDOWN_AFTER": 3,
@@ -44,7 +63,21 @@ ENV_NAMES = {
     "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
     "SECRET_KEY": "SECRET_KEY",
     "SESSION_MINUTES": "PERMANENT_SESSION_LIFETIME",
-    "MAX_UPLOAD_BYTES": "MAX_CONTENT_LENGTH",
+    "MAX_UPLOAD_BYTES": "DOCUMENT_MAX_BYTES",
+    "MAX_REQUEST_BYTES": "MAX_CONTENT_LENGTH",
+    "STORAGE_DIR": "STORAGE_DIR",
+    "S3_ENDPOINT": "S3_ENDPOINT",
+    "S3_ACCESS_KEY": "S3_ACCESS_KEY",
+    "S3_SECRET_KEY": "S3_SECRET_KEY",
+    "S3_BUCKET": "S3_BUCKET",
+    "S3_SECURE": "S3_SECURE",
+    "S3_REGION": "S3_REGION",
+    "S3_PART_SIZE": "S3_PART_SIZE",
+    "S3_PARALLEL_UPLOADS": "S3_PARALLEL_UPLOADS",
+    "MASTER_KEY": "MASTER_KEY",
+    "MAX_IMAGE_PIXELS": "MAX_IMAGE_PIXELS",
+    "WATERMARK_LEVELS": "WATERMARK_LEVELS",
+    "WATERMARK_FONT": "WATERMARK_FONT",
     "LOGIN_SLOWDOWN_AFTER": "LOGIN_SLOWDOWN_AFTER",
     "LOGIN_LOCK_AFTER": "LOGIN_LOCK_AFTER",
     "LOGIN_LOCK_MINUTES": "LOGIN_LOCK_MINUTES",
@@ -70,7 +103,9 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict[str, obj
             pass
         if key == "PERMANENT_SESSION_LIFETIME":
             value = timedelta(minutes=float(raw))
-        elif key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "DEMO_PASSWORD"):
+        elif key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "DEMO_PASSWORD", "STORAGE_DIR",
+                     "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET", "S3_REGION",
+                     "MASTER_KEY", "WATERMARK_FONT"):
             value = raw
         found[key] = value
     return found

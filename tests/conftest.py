@@ -82,9 +82,45 @@ def database_url(db_template, tmp_path):
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API server (moto's) on a free loopback port, one per test process.
+
+    ``server.stop()`` / ``server.start()`` (see ``s3_outage``) simulate the store going down.
+    """
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def app(database_url, tmp_path):
+def s3_config():
+    """``s3_config(server)`` → settings for the app to use that S3 server, in a fresh bucket."""
+    return _s3_config
+
+
+def _s3_config(server) -> dict:
+    host, port = server.get_host_and_port()
+    return {"S3_ENDPOINT": f"{host}:{port}", "S3_ACCESS_KEY": "testing", "S3_SECRET_KEY": "testing",
+            "S3_BUCKET": f"portal-{uuid.uuid4().hex[:12]}", "S3_REGION": "us-east-1", "S3_SECURE": False}
+
+
+@pytest.fixture
+def store_config():
+    """Object-store settings for the ``app`` fixture: the local store unless a test module
+    overrides this fixture (tests/documents runs every test on both stores)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, store_config):
     app = create_app({
+        **store_config,
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "INSTANCE_PATH": str(tmp_path / "instance"),

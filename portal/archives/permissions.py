@@ -134,6 +134,46 @@ def can_delete_draft(user: User | None, archive: Archive) -> bool:
     return can_edit(user, archive) and archive.number is None
 
 
+# --- documents 档案材料 -------------------------------------------------------------------------
+
+def document_refusal(user: User | None, document) -> str | None:
+    """Why ``user`` may not open ``document``: the archive's rules, then the document's own level."""
+    reason = view_refusal(user, document.archive)
+    if reason is not None:
+        return reason
+    if document.sensitivity < user.clearance:
+        return _l("This document is classified %(level)s; your clearance does not allow opening it. "
+                  "Ask the archivist for a query authorisation.",
+                  level=roles.LEVEL_LABELS[document.sensitivity])
+    return None
+
+
+def can_view_document(user: User | None, document) -> bool:
+    return document_refusal(user, document) is None
+
+
+def document_clause(user: User):
+    """SQL condition on Document for the documents ``user`` may see within an archive they may open."""
+    from portal.documents.models import Document
+    return Document.sensitivity >= user.clearance
+
+
+def can_upload(user: User | None, archive: Archive) -> bool:
+    """Material is added while the archive is edited, and to a filed archive by those who keep its
+    running logs (new contracts and letters keep arriving, policy 004 §12)."""
+    return can_edit(user, archive) or can_append_log(user, archive)
+
+
+def can_change_document(user: User | None, document) -> bool:
+    """Replacing the file or correcting the details: whoever may add material and open the document."""
+    return can_view_document(user, document) and can_upload(user, document.archive)
+
+
+def document_levels(user: User, archive: Archive) -> list[int]:
+    """Levels a user may give a document: never one they could not open themselves."""
+    return [level for level in roles.LEVELS if level >= user.clearance]
+
+
 def can_read_register(user: User | None) -> bool:
     return bool(user and user.is_authenticated and user.role in roles.REGISTER_ROLES)
 

@@ -36,10 +36,11 @@ from portal.register.services import record, record_now
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def deny(actor: Actor, reason, archive: Archive | None = None, what: str = "") -> PermissionDenied:
+def deny(actor: Actor, reason, archive: Archive | None = None, what: str = "",
+         document=None) -> PermissionDenied:
     """Register a refused attempt (in its own transaction) and return the error to raise."""
     record_now(actor, actions.ACCESS_DENIED, archive=archive, detail=f"{what}: {reason}" if what else str(reason),
-               result="denied")
+               result="denied", document=document)
     return PermissionDenied(reason, archive=archive)
 
 

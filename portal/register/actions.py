@@ -34,6 +34,14 @@ CUSTOMER_TYPE_SAVE = "customer_type_save"
 SETTING_CHANGE = "setting_change"
 TOKEN_CREATE = "token_create"
 TOKEN_REVOKE = "token_revoke"
+DOCUMENT_UPLOAD = "document_upload"
+DOCUMENT_REPLACE = "document_replace"
+DOCUMENT_EDIT = "document_edit"
+DOCUMENT_VIEW = "document_view"
+DOCUMENT_DOWNLOAD = "document_download"
+DOCUMENT_PRINT = "document_print"
+FIXITY_CHECK = "fixity_check"
+FIXITY_FAILURE = "fixity_failure"
 
 LABELS = {
     LOGIN: _l("Log in"),
@@ -67,6 +75,14 @@ LABELS = {
     SETTING_CHANGE: _l("Change setting"),
     TOKEN_CREATE: _l("Create API token"),
     TOKEN_REVOKE: _l("Revoke API token"),
+    DOCUMENT_UPLOAD: _l("Upload document"),
+    DOCUMENT_REPLACE: _l("Replace document file"),
+    DOCUMENT_EDIT: _l("Edit document details"),
+    DOCUMENT_VIEW: _l("View document"),
+    DOCUMENT_DOWNLOAD: _l("Download document"),
+    DOCUMENT_PRINT: _l("Print document"),
+    FIXITY_CHECK: _l("Integrity check of stored files"),
+    FIXITY_FAILURE: _l("Stored file failed its integrity check"),
 }
 
 

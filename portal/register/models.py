@@ -31,6 +31,9 @@ class RegisterEntry(db.Model):
     action: Mapped[str] = mapped_column(sa.String(40), index=True)
     archive_id: Mapped[int | None]
     archive_number: Mapped[str] = mapped_column(sa.String(80), default="")
+    # The document concerned (views, downloads, prints …); hashed only when set, so entries written
+    # before documents existed keep their hashes.
+    document_id: Mapped[int | None] = mapped_column(index=True)
     detail: Mapped[str] = mapped_column(sa.Text, default="")
     purpose: Mapped[str] = mapped_column(sa.String(300), default="")
     client_addr: Mapped[str] = mapped_column(sa.String(64), default="")

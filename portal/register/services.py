@@ -23,12 +23,14 @@ def entry_hash(entry: RegisterEntry, prev_hash: str) -> str:
     payload = {name: getattr(entry, name) for name in HASHED_FIELDS}
     payload["at"] = entry.at.isoformat(timespec="microseconds")
     payload["prev"] = prev_hash
+    if entry.document_id is not None:
+        payload["document_id"] = entry.document_id
     canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def record(actor: Actor | None, action: str, *, archive=None, detail: str = "", purpose: str = "",
-           result: str = "ok", username: str | None = None) -> RegisterEntry:
+           result: str = "ok", username: str | None = None, document=None) -> RegisterEntry:
     """Append one entry in the caller's transaction (the caller commits with its own change).
 
     Locking the head row serialises concurrent appends on PostgreSQL; on SQLite the write
@@ -55,6 +57,7 @@ def record(actor: Actor | None, action: str, *, archive=None, detail: str = "", 
         action=action,
         archive_id=archive.id if archive is not None else None,
         archive_number=(archive.label if archive is not None else ""),
+        document_id=document.id if document is not None else None,
         detail=detail[:2000],
         purpose=purpose[:300],
         client_addr=(actor.client_addr if actor else "")[:64],
