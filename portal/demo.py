@@ -615,4 +615,8 @@ def load_demo(archives: int = 50, password: str = "demo12345") -> str:
     skipped = len(specs) - total
     if total and skipped:
         parts.append(f"{skipped} already present")
+    from portal.demo_documents import load_demo_documents
+    documents = load_demo_documents()
+    if documents:
+        parts.append(f"{documents} demo documents stored")
     return "; ".join(parts) + "."

@@ -79,10 +79,22 @@ def test_demo_data_is_complete_and_loading_twice_adds_nothing(app, login, user):
             "archive_file"} <= actions
     assert verify().ok
 
+    # Material: contracts (PDF with a text layer), letters, invoices, scans, readable and intact.
+    from portal.documents.models import Document, DocumentVersion
+    from portal.documents.services import verify_store
+    documents = list(db.session.scalars(sa.select(Document)))
+    assert documents and {d.doc_type for d in documents} >= {"合同", "往来函件"}
+    assert all(d.archive.status == "filed" for d in documents)
+    contracts = [d for d in documents if d.doc_type == "合同"]
+    assert all("保密义务" in d.latest.text and d.latest.page_count == 2 for d in contracts)
+    assert {v.media_type.split("/")[0] for v in db.session.scalars(sa.select(DocumentVersion))} >= {"application"}
+    assert verify_store().ok
+
     entries = _count(RegisterEntry)
     again = load_demo(archives=25, password=PASSWORD)
     assert "none added" in again
     assert _count(Archive) == 25
+    assert _count(Document) == len(documents)
     assert _count(RegisterEntry) == entries
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from portal.auth import roles
@@ -82,6 +82,10 @@ class CustomerTypeForm(FlaskForm):
     sort_order = IntegerField(_l("Order"), default=0, validators=[
         InputRequired(message=_l("Enter a whole number.")), NumberRange(min=0, max=9999)])
     active = BooleanField(_l("Offered for new archives"), default=True)
+
+
+class DocumentTypesForm(FlaskForm):
+    types = TextAreaField(_l("Document types, one per line"), validators=[Length(max=4000)])
 
 
 class NumberingForm(FlaskForm):

@@ -31,6 +31,7 @@ from portal.register.services import record, record_now
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Codes go into archive numbers and the number template: no spaces, braces or slashes.
 CODE_PATTERN = re.compile(r"^[^\s{}/\\]+$")
+TYPE_PATTERN = re.compile(r"^[^{}/\\<>\x00-\x1f]+$")
 NEEDS_DEPARTMENT = (roles.STAFF, roles.DEPT_HEAD)
 SESSIONS_ENDED = "sessions ended"  # last item of ``update_user``'s changes when it logged the user out
 
@@ -445,3 +446,60 @@ def save_numbering(actor: Actor, *, template: str, prefix: str) -> list[str]:
 
 def numbering_defaults() -> dict[str, str]:
     return dict(SETTING_DEFAULTS)
+
+
+# --- document types 档案材料类型 ---------------------------------------------------------------
+
+def document_type_usage() -> dict[str, int]:
+    """How many documents carry each type (types in use can be removed from the list; the
+    documents keep their type)."""
+    from portal.documents.models import Document
+    rows = db.session.execute(sa.select(Document.doc_type, sa.func.count(Document.id))
+                              .group_by(Document.doc_type)).all()
+    return {name: count for name, count in rows}
+
+
+def clean_document_types(text: str) -> list[str]:
+    types: list[str] = []
+    for line in (text or "").splitlines():
+        name = line.strip()
+        if not name:
+            continue
+        if len(name) > 40 or not TYPE_PATTERN.match(name):
+            raise ValidationFailed(_l("“%(name)s”: a type has at most 40 characters, without braces or "
+                                      "slashes.", name=name[:60]), field="types")
+        if name in types:
+            raise ValidationFailed(_l("“%(name)s” is listed twice.", name=name), field="types")
+        types.append(name)
+    if not types:
+        raise ValidationFailed(_l("Keep at least one document type."), field="types")
+    if len(types) > 60:
+        raise ValidationFailed(_l("At most 60 document types."), field="types")
+    return types
+
+
+def save_document_types(actor: Actor, text: str) -> bool:
+    """Store the list of document types offered on upload (order as entered)."""
+    check_admin(actor, "change document types")
+    from portal.documents.services import document_types
+    begin_write()
+    types = clean_document_types(text)
+    old = document_types()
+    if types == old:
+        db.session.rollback()
+        return False
+    row = db.session.get(Setting, "document_types")
+    if row is None:
+        db.session.add(Setting(key="document_types", value="\n".join(types)))
+    else:
+        row.value = "\n".join(types)
+    added = [t for t in types if t not in old]
+    removed = [t for t in old if t not in types]
+    detail = "document_types: " + "、".join(types)
+    if added:
+        detail += " (+" + "、".join(added) + ")"
+    if removed:
+        detail += " (-" + "、".join(removed) + ")"
+    record(actor, actions.SETTING_CHANGE, detail=detail)
+    db.session.commit()
+    return True

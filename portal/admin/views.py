@@ -15,6 +15,7 @@ from portal.admin import services
 from portal.admin.forms import (
     CustomerTypeForm,
     DepartmentForm,
+    DocumentTypesForm,
     NumberingForm,
     PasswordResetForm,
     UserCreateForm,
@@ -375,3 +376,30 @@ def numbering_preview():
     """Live preview for htmx (the fragment); without JavaScript the whole page with these values."""
     form = NumberingForm(request.args, meta={"csrf": False})
     return _numbering_page(form, **_preview(form.number_template.data or "", form.number_prefix.data or ""))
+
+
+# --- document types ---------------------------------------------------------------------------
+
+@bp.route("/document-types", methods=["GET", "POST"])
+@admin_required
+def document_types():
+    from portal.documents.services import document_types as current_types
+
+    errors: list[str] = []
+    if request.method == "GET":
+        form = DocumentTypesForm(formdata=None, types="\n".join(current_types()))
+        status = 200
+    else:
+        form = DocumentTypesForm()
+        status = 422
+        if form.validate_on_submit():
+            try:
+                changed = services.save_document_types(actor(), form.types.data)
+            except ValidationFailed as exc:
+                _show_error(form, exc, errors)
+            else:
+                flash(_("Document types saved.") if changed else _("Nothing was changed."),
+                      "success" if changed else "info")
+                return see_other("admin.document_types")
+    return render_template("admin/document_types.html", form=form, errors=errors,
+                           current=current_types(), usage=services.document_type_usage()), status
