@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 export PORTAL_INSTANCE_PATH ?= $(CURDIR)/instance
 export PORTAL_ADMIN_PASSWORD ?= $(or $(PORTAL_DEMO_PASSWORD),demo12345)
 
-.PHONY: run test test-pg setup setup-test demo bench lint i18n clean
+.PHONY: run test test-pg setup setup-test demo bench bench-documents lint i18n clean
 
 $(BIN)/portal: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,14 @@ test-pg: setup
 	PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
 	  $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
+## make bench: the page benchmark, then the document benchmark (bench/README.md; ~10 minutes)
 bench: setup
 	$(BIN)/python bench/bench_pages.py
+	$(BIN)/python bench/bench_documents.py
+
+## a 200 MiB PDF up and down through the web worker on both stores, against the minio SDK alone
+bench-documents: setup
+	$(BIN)/python bench/bench_documents.py
 
 lint: setup
 	$(BIN)/ruff check .

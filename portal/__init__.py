@@ -107,6 +107,10 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def _transaction_kind():
+        if request.mimetype == "multipart/form-data":
+            # Receive an upload's body (spooled to disk by werkzeug) before anything opens a
+            # database transaction: a slow 200 MB upload must not hold SQLite's write lock.
+            request.files  # noqa: B018
         if db.session().in_transaction():
             db.session.commit()  # each request starts its own transaction (matters in tests)
         # Tests run requests inside one long-lived app context, whose ``g`` would otherwise carry

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import click
 import sqlalchemy as sa
@@ -26,7 +27,8 @@ def main():
 
 def register_cli(app) -> None:
     """Commands are attached to the app so ``flask --app portal`` sees them too."""
-    for command in (init_command, demo_command, run_command, user_group, token_group, register_group):
+    for command in (init_command, demo_command, run_command, user_group, token_group, register_group,
+                    verify_command):
         app.cli.add_command(command)
 
 
@@ -157,3 +159,72 @@ def register_verify():
     click.echo(f"BROKEN at entry {result.first_bad_seq}: {result.problem} "
                f"({result.checked} entries before it are intact).", err=True)
     sys.exit(1)
+
+
+@click.command("verify")
+@click.option("--no-contents", is_flag=True,
+              help="Only check that each stored version exists with its recorded size (fast); "
+                   "do not read, decrypt and re-hash the contents.")
+@with_appcontext
+def verify_command(no_contents: bool):
+    """Re-check every stored document version against its fixity (SHA-256 and SM3) and list
+    missing, altered and orphaned objects. The result goes on the access register (fixity check).
+    Exit status 1 when anything was found or the store could not be checked, 0 otherwise."""
+    from portal.documents.services import record_verification, verify_store
+    from portal.register import actions
+    from portal.register.services import record_now
+    from portal.storage import StoreUnavailable, store
+
+    object_store = store()
+    ok, where = object_store.health()
+    how = "existence and size only" if no_contents else "contents decrypted and re-hashed"
+    click.echo(f"Verifying the document store: {where} — {how}.")
+    started = time.monotonic()
+    last_shown = [started]
+
+    def progress(report) -> None:
+        now = time.monotonic()
+        if now - last_shown[0] >= 5:
+            last_shown[0] = now
+            click.echo(f"  … {report.checked} versions checked, {_megabytes(report.bytes_checked)} read",
+                       err=True)
+
+    try:
+        cleared = object_store.clear_incomplete("archives/")
+        report = verify_store(contents=not no_contents, progress=progress)
+    except StoreUnavailable as exc:
+        detail = exc.detail.get("detail") or exc.message
+        click.echo(f"FAILED: the document store could not be read: {detail}", err=True)
+        record_now(cli_actor(), actions.FIXITY_CHECK, result="failed",
+                   detail=f"store unavailable: {str(detail)[:200]}")
+        sys.exit(1)
+    record_verification(cli_actor(), report)
+
+    click.echo(f"Checked {report.checked} version(s) ({_megabytes(report.bytes_checked)} read) "
+               f"in {time.monotonic() - started:.1f} s.")
+    sections = (
+        ("Missing", "the database refers to them, the store does not have them", report.missing),
+        ("Altered", "contents or size differ from the fixity recorded at upload", report.altered),
+        ("Orphaned", "objects in the store that no document version refers to", report.orphaned),
+        ("Unreadable", "the archive's encryption key was destroyed (expected after destruction)",
+         report.unreadable),
+    )
+    for title, meaning, items in sections:
+        click.echo(f"{title}: {len(items)}" + (f" — {meaning}" if items else ""))
+        for item in items:
+            click.echo(f"  {item}")
+    if cleared:
+        click.echo(f"Removed {cleared} incomplete upload(s) left by interrupted writes.")
+    click.echo("Recorded in the access register (fixity check). The register's own hash chain is "
+               "checked by “portal register verify”.")
+    if report.ok:
+        click.echo("OK: every stored version is present and intact.")
+        return
+    click.echo(f"PROBLEMS FOUND: {len(report.missing)} missing, {len(report.altered)} altered, "
+               f"{len(report.orphaned)} orphaned. Orphans may include an upload still in progress: "
+               "run again to confirm.", err=True)
+    sys.exit(1)
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1048576:.1f} MB"

@@ -1,12 +1,15 @@
 """``/healthz``: the state of each component, as JSON, for monitoring."""
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
 from portal.extensions import db
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 def component_states() -> dict[str, dict]:
@@ -22,7 +25,24 @@ def component_states() -> dict[str, dict]:
         db.session.rollback()
         states["database"] = {"ok": False, "error": exc.__class__.__name__}
     states["translations"] = {"ok": bool(current_app.extensions.get("babel"))}
+    states["store"] = _store_state()
     return states
+
+
+def _store_state() -> dict:
+    """The document store (local folder or S3/MinIO bucket). Its address and path stay in the log:
+    /healthz is public."""
+    try:
+        from portal.storage import store
+        object_store = store()
+        ok, description = object_store.health()
+    except Exception as exc:  # noqa: BLE001 - report any failure as a state
+        log.warning("store health check failed: %r", exc)
+        return {"ok": False, "error": exc.__class__.__name__}
+    if not ok:
+        log.warning("store unhealthy: %s", description)
+        return {"ok": False, "kind": object_store.kind, "error": "unavailable"}
+    return {"ok": True, "kind": object_store.kind}
 
 
 @bp.route("/healthz")

@@ -12,5 +12,5 @@ from portal.archives.models import (  # noqa: F401
     Transaction,
 )
 from portal.auth.models import ApiToken, Department, LoginThrottle, User  # noqa: F401
-from portal.register.models import RegisterEntry, RegisterHead  # noqa: F401
 from portal.documents.models import ArchiveKey, Document, DocumentEvent, DocumentVersion  # noqa: F401
+from portal.register.models import RegisterEntry, RegisterHead  # noqa: F401

@@ -50,7 +50,7 @@ def db_template(tmp_path_factory):
     """A migrated, seeded database made once per test process; each test gets a copy."""
     instance = tmp_path_factory.mktemp("template-instance")
     if PG_ADMIN_URL:
-        name = f"portal_tpl_{_worker()}"
+        name = f"portal_tpl_{_worker()}_{os.getpid()}"  # concurrent runs must not share it
         admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

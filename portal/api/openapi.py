@@ -11,6 +11,9 @@ from portal.archives.models import IMPORTANCE_LEVELS, INDIVIDUAL, ORGANISATION, 
 from portal.archives.profile import ALL_FIELDS, Field
 from portal.archives.services import SORTS
 from portal.archives.subrecords import KINDS
+from portal.documents import filetypes
+from portal.documents.models import TEXT_STATUSES
+from portal.documents.services import document_types
 from portal.register import actions
 from portal.register.reading import RESULTS
 
@@ -178,6 +181,223 @@ def _schemas() -> dict:
         "RegisterPage": {"type": "object", "required": ["items", "total", "page", "per_page"], "properties": {
             "items": {"type": "array", "items": _ref("RegisterEntry")},
             "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}},
+        **_document_schemas(),
+    }
+
+
+# --- documents 档案材料 -------------------------------------------------------------------------
+
+LEVEL = {"type": "integer", "enum": [1, 2, 3], "description": "1 一级 secret, 2 二级 internal, 3 三级 public."}
+MEDIA_TYPES = sorted(filetypes.EXTENSIONS)
+
+
+def _document_schemas() -> dict:
+    when = {"type": "string", "format": "date-time"}
+    summary_props = {
+        "id": {"type": "integer"},
+        "archive": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "number": {"type": ["string", "null"]}, "name": {"type": "string"},
+            "url": {"type": "string"}}},
+        "doc_type": {"type": "string"},
+        "title": {"type": "string"},
+        "doc_date": {"type": ["string", "null"], "format": "date"},
+        "source": {"type": "string", "description": "Source / channel 来源渠道."},
+        "sensitivity": LEVEL,
+        "sensitivity_label": {"type": "string"},
+        "effective_sensitivity": {**LEVEL, "description": "The stricter of the document's and its "
+                                                          "archive's level; it decides access."},
+        "effective_sensitivity_label": {"type": "string"},
+        "purpose_required": {"type": "boolean", "description": "一级: the content needs `purpose`."},
+        "stored_name": {"type": "string", "description": "Naming rule 客户名称-档案类型-年份[-n]."},
+        "download_name": {"type": ["string", "null"], "description": "File name of the current "
+                                                                       "version's download."},
+        "current_version": {"type": "integer"},
+        "lock_version": {"type": "integer"},
+        "filename": {"type": ["string", "null"], "description": "Original file name of the current version."},
+        "media_type": {"type": ["string", "null"], "enum": [*MEDIA_TYPES, None]},
+        "size": {"type": ["integer", "null"], "description": "Bytes."},
+        "page_count": {"type": ["integer", "null"]},
+        "text_status": {"type": ["string", "null"], "enum": [*TEXT_STATUSES, None]},
+        "created_at": when,
+        "created_by": _ref("Person"),
+        "updated_at": when,
+        "url": {"type": "string", "description": "This document in the API."},
+        "content_url": {"type": "string", "description": "Its current file (registered download)."},
+    }
+    version_props = {
+        "number": {"type": "integer"},
+        "current": {"type": "boolean"},
+        "filename": {"type": "string", "description": "Original file name (cleaned)."},
+        "media_type": {"type": "string", "enum": MEDIA_TYPES, "description": "Sniffed from the content."},
+        "size": {"type": "integer", "description": "Bytes."},
+        "sha256": {"type": "string", "description": "SHA-256 fixity of the file, checked on every read."},
+        "sm3": {"type": ["string", "null"], "description": "SM3 (GB/T 32905) fixity."},
+        "page_count": {"type": ["integer", "null"]},
+        "text_status": {"type": "string", "enum": list(TEXT_STATUSES),
+                        "description": "extracted: text read for search; none: no text layer; failed."},
+        "text_note": {"type": "string"},
+        "has_thumbnail": {"type": "boolean"},
+        "uploaded_at": when,
+        "uploaded_by": _ref("Person"),
+        "note": {"type": "string", "description": "Why the file was replaced."},
+        "content_url": {"type": "string", "description": "This version's file (registered download)."},
+    }
+    return {
+        "DocumentSummary": {"type": "object", "properties": summary_props},
+        "DocumentVersion": {"type": "object", "properties": version_props},
+        "DocumentEvent": {"type": "object", "properties": {
+            "at": when, "user": {"type": "string"},
+            "action": {"type": "string", "enum": ["upload", "replace", "edit"]},
+            "version": {"type": ["integer", "null"]},
+            "changes": {"type": "array", "items": {"type": "object", "properties": {
+                "field": {"type": "string"}, "old": {"type": "string"}, "new": {"type": "string"}}}},
+            "note": {"type": "string"}}},
+        "Document": {"allOf": [_ref("DocumentSummary"), {"type": "object", "properties": {
+            "notes": {"type": "string"},
+            "versions": {"type": "array", "items": _ref("DocumentVersion")},
+            "history": {"type": "array", "items": _ref("DocumentEvent"),
+                        "description": "Uploads, replacements and detail changes, newest first."}}}]},
+        "DocumentList": {"type": "object", "required": ["items", "total", "hidden_count"], "properties": {
+            "archive": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "number": {"type": ["string", "null"]},
+                "name": {"type": "string"}, "url": {"type": "string"}}},
+            "items": {"type": "array", "items": _ref("DocumentSummary")},
+            "total": {"type": "integer"},
+            "hidden_count": {"type": "integer", "description": "Documents of this archive above the "
+                                                                "user's clearance (not listed)."}}},
+        "DocumentUploadInput": {
+            "type": "object", "required": ["file", "doc_type"],
+            "properties": {
+                "file": {"type": "array", "items": {"type": "string", "contentMediaType":
+                                                    "application/octet-stream"},
+                         "description": "One file, or several `file` parts (each stored on its own). "
+                                        "Accepted: PDF, JPEG, PNG, TIFF, DOCX, XLSX, recognised by "
+                                        "content, not by the extension."},
+                "doc_type": {"type": "string", "description": "One of the configured document types."},
+                "title": {"type": "string", "maxLength": 200,
+                          "description": "Defaults to the file name without its extension."},
+                "doc_date": {"type": "string", "format": "date", "description": "YYYY-MM-DD, not in the "
+                                                                                 "future."},
+                "sensitivity": {**LEVEL, "description": "Defaults to the archive's level (or the user's "
+                                                        "clearance if stricter); never a level the user "
+                                                        "could not open."},
+                "source": {"type": "string", "maxLength": 100},
+                "notes": {"type": "string", "maxLength": 4000},
+            },
+            "additionalProperties": False},
+        "DocumentUploadResults": {"type": "object", "required": ["items", "created", "failed"], "properties": {
+            "items": {"type": "array", "items": {"type": "object", "properties": {
+                "filename": {"type": "string"},
+                "status": {"type": "integer", "description": "201 stored; 409 duplicate; 413 too large; "
+                                                             "422 unacceptable file; 503 store down."},
+                "document": _ref("DocumentSummary"),
+                "error": {"type": "string"},
+                "existing_document_id": {"type": "integer"}}}},
+            "created": {"type": "integer"}, "failed": {"type": "integer"}}},
+        "DocumentError": {"allOf": [_ref("ValidationError"), {"type": "object", "properties": {
+            "field": {"type": "string", "description": "The field at fault (422)."},
+            "existing_document_id": {"type": "integer", "description": "409: the document that already "
+                                                                       "holds this file."},
+            "existing_document_url": {"type": "string"}}}]},
+    }
+
+
+def _document_paths() -> dict:
+    archive_id = {"name": "archive_id", "in": "path", "required": True, "schema": {"type": "integer"},
+                  "description": "The archive's database id."}
+    doc_id = {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    not_found = {"404": _error("No such archive or document.")}
+    types = document_types()
+    return {
+        "/archives/{archive_id}/documents": {
+            "get": {
+                "operationId": "listDocuments",
+                "summary": "The archive's documents the user may see",
+                "description": "Opening the list is registered as an archive view (a refusal as "
+                               "access_denied, 403). Documents above the user's clearance are not "
+                               "listed, only counted in `hidden_count`.",
+                "parameters": [archive_id, _query("purpose", {"type": "string", "maxLength": 300},
+                                                  "Purpose of the consultation, kept in the register.")],
+                "responses": {
+                    "200": {"description": "The documents, newest document date first.",
+                            "content": {"application/json": {"schema": _ref("DocumentList")}}},
+                    **ERRORS, **not_found},
+            },
+            "post": {
+                "operationId": "uploadDocuments",
+                "summary": "Upload one or several files as new documents",
+                "description": "Same rules as the upload page: who may add material, the document's "
+                               "level, the type sniffed from the content, the size limit, duplicates "
+                               "(the same file already in the archive). Every upload and every refused "
+                               "one is registered (document_upload). Document types: "
+                               + "、".join(types) + ".",
+                "parameters": [archive_id],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {
+                    "schema": _ref("DocumentUploadInput"),
+                    "encoding": {"file": {"contentType": "application/octet-stream"}}}}},
+                "responses": {
+                    "201": {"description": "One file: the new document. Several files: all were stored "
+                                           "(DocumentUploadResults).",
+                            "headers": {"Location": {"schema": {"type": "string"},
+                                                     "description": "The new document (one file)."}},
+                            "content": {"application/json": {"schema": {"oneOf": [
+                                _ref("Document"), _ref("DocumentUploadResults")]}}}},
+                    "207": {"description": "Several files, not all stored: each file's own status.",
+                            "content": {"application/json": {"schema": _ref("DocumentUploadResults")}}},
+                    **ERRORS, **not_found,
+                    "409": _error("The same file is already in this archive (`existing_document_id`).",
+                                  "DocumentError"),
+                    "413": _error("The file is above the per-file limit, or the request above the "
+                                  "portal's request limit; nothing was stored."),
+                    "422": _error("Unacceptable file (not an accepted type, empty, damaged, encrypted, "
+                                  "a decompression bomb …) or an invalid field (`field`).",
+                                  "DocumentError"),
+                    "503": _error("The document store is not reachable; nothing was stored."),
+                },
+            },
+        },
+        "/documents/{doc_id}": {
+            "get": {
+                "operationId": "getDocument",
+                "summary": "A document's details, versions and history (never its contents)",
+                "description": "Refusals (department, clearance, the system administrator) are "
+                               "registered as access_denied and answered 403.",
+                "parameters": [doc_id],
+                "responses": {
+                    "200": {"description": "The document.",
+                            "content": {"application/json": {"schema": _ref("Document")}}},
+                    **ERRORS, **not_found},
+            },
+        },
+        "/documents/{doc_id}/content": {
+            "get": {
+                "operationId": "getDocumentContent",
+                "summary": "Download a version's file",
+                "description": "Registered as document_download (detail marked [api], with the purpose). "
+                               "一级 (secret) documents need `purpose` (428 without). Downloads of "
+                               "confidential PDFs and images carry a visible watermark with the user's "
+                               "name and the time; level 3 files are delivered byte for byte, checked "
+                               "against their SHA-256 and SM3 fixity.",
+                "parameters": [
+                    doc_id,
+                    _query("version", {"type": "integer", "minimum": 1}, "Version number; default the "
+                                                                         "current version."),
+                    _query("purpose", {"type": "string", "maxLength": 300},
+                           "Purpose of the download, kept in the register (required for 一级)."),
+                ],
+                "responses": {
+                    "200": {"description": "The file, as an attachment (Content-Disposition with an "
+                                           "RFC 5987 `filename*`).",
+                            "headers": {"Content-Disposition": {"schema": {"type": "string"}},
+                                        "X-Document-Version": {"schema": {"type": "integer"}}},
+                            "content": {media: {"schema": {"type": "string", "contentMediaType": media}}
+                                        for media in MEDIA_TYPES}},
+                    **ERRORS, **not_found,
+                    "428": _error("一级 document: repeat with `purpose`."),
+                    "503": _error("The document store is not reachable."),
+                },
+            },
+        },
     }
 
 
@@ -189,8 +409,8 @@ def document(server_url: str = "") -> dict:
         "info": {
             "title": "Customer Archive Portal API 客户档案管理门户",
             "version": "1",
-            "description": ("Bearer-token access to customer archives and the access register. The API "
-                            "applies exactly the permissions, masking 脱敏 and register logging of the "
+            "description": ("Bearer-token access to customer archives, their documents and the access "
+                            "register. The API applies exactly the permissions, masking 脱敏 and register logging of the "
                             "pages. Tokens: `portal token create USERNAME`. Times are RFC 3339 in Beijing "
                             "time. Error messages are Chinese unless `?lang=en`."),
         },
@@ -255,6 +475,7 @@ def document(server_url: str = "") -> dict:
                     },
                 },
             },
+            **_document_paths(),
             "/register": {
                 "get": {
                     "operationId": "listRegister",

@@ -14,6 +14,7 @@ from portal.archives.profile import fields_for
 from portal.archives.subrecords import KINDS
 from portal.auth import roles
 from portal.auth.models import User
+from portal.documents import services as documents
 from portal.register import actions
 from portal.register.models import RegisterEntry
 from portal.register.reading import result_label
@@ -128,3 +129,82 @@ def entry_json(entry: RegisterEntry) -> dict:
         "hash": entry.hash,
         "prev_hash": entry.prev_hash,
     }
+
+
+# --- documents 档案材料 -------------------------------------------------------------------------
+# Metadata only: never the contents, the extracted text or the thumbnail bytes (reading those is a
+# registered view; the contents come from ``/documents/<id>/content``).
+
+def version_json(document, version) -> dict:
+    return {
+        "number": version.number,
+        "current": version.number == document.current_version,
+        "filename": version.original_filename,
+        "media_type": version.media_type,
+        "size": version.size,
+        "sha256": version.sha256,
+        "sm3": version.sm3 or None,
+        "page_count": version.page_count,
+        "text_status": version.text_status,
+        "text_note": version.text_note,
+        "has_thumbnail": version.thumbnail is not None,
+        "uploaded_at": timestamp(version.uploaded_at),
+        "uploaded_by": _person(version.uploaded_by),
+        "note": version.note,
+        "content_url": url_for("api.document_content", doc_id=document.id, version=version.number),
+    }
+
+
+def document_summary(document) -> dict:
+    """One line of an archive's document list (the current version's file facts included)."""
+    latest = document.latest
+    archive = document.archive
+    return {
+        "id": document.id,
+        "archive": {"id": archive.id, "number": archive.number, "name": archive.name,
+                    "url": url_for("api.archive", ident=str(archive.id))},
+        "doc_type": document.doc_type,
+        "title": document.title,
+        "doc_date": plain(document.doc_date),
+        "source": document.source,
+        "sensitivity": document.sensitivity,
+        "sensitivity_label": str(roles.LEVEL_LABELS.get(document.sensitivity, document.sensitivity)),
+        "effective_sensitivity": document.effective_sensitivity,
+        "effective_sensitivity_label": str(roles.LEVEL_LABELS.get(document.effective_sensitivity,
+                                                                  document.effective_sensitivity)),
+        "purpose_required": documents.needs_purpose(document),
+        "stored_name": document.stored_name,
+        "download_name": documents.download_name(document, latest) if latest else None,
+        "current_version": document.current_version,
+        "lock_version": document.lock_version,
+        "filename": latest.original_filename if latest else None,
+        "media_type": latest.media_type if latest else None,
+        "size": latest.size if latest else None,
+        "page_count": latest.page_count if latest else None,
+        "text_status": latest.text_status if latest else None,
+        "created_at": timestamp(document.created_at),
+        "created_by": _person(document.created_by),
+        "updated_at": timestamp(document.updated_at),
+        "url": url_for("api.document", doc_id=document.id),
+        "content_url": url_for("api.document_content", doc_id=document.id),
+    }
+
+
+def event_json(event) -> dict:
+    return {
+        "at": timestamp(event.at),
+        "user": event.username,
+        "action": event.action,
+        "version": event.version_number,
+        "changes": documents.event_changes(event),
+        "note": event.note,
+    }
+
+
+def document_detail(document) -> dict:
+    """The document's metadata, every version's file facts, and its history (newest first)."""
+    out = document_summary(document)
+    out["notes"] = document.notes
+    out["versions"] = [version_json(document, v) for v in document.versions]
+    out["history"] = [event_json(e) for e in documents.history(document)]
+    return out

@@ -5,8 +5,11 @@ entries are identical; only the transport differs (``Actor.via == "api"``).
 """
 from __future__ import annotations
 
+import functools
+from urllib.parse import quote
+
 import sqlalchemy as sa
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
@@ -20,8 +23,12 @@ from portal.archives.forms import build_form, cleaned, dynamic_choices, error_li
 from portal.archives.models import IMPORTANCE_LEVELS, INDIVIDUAL, ORGANISATION, STAGES, STATUSES
 from portal.archives.profile import fields_for
 from portal.archives.subrecords import KINDS
+from portal.auth import roles
 from portal.auth import services as auth_services
 from portal.auth.models import ApiToken
+from portal.documents import filetypes
+from portal.documents import services as documents
+from portal.errors import PortalError, ValidationFailed
 from portal.extensions import db
 from portal.register import actions, reading
 from portal.register.services import record_now
@@ -214,6 +221,144 @@ def register():
     result = reading.browse(actor, f, page=page, per_page=per_page)
     return jsonify(items=[serialize.entry_json(e) for e in result.entries], total=result.total,
                    page=result.page, per_page=result.per_page)
+
+
+# --- documents 档案材料 -------------------------------------------------------------------------
+# The same services as the document pages: permission checks, refusals and register entries are
+# theirs (``Actor.via == "api"`` marks downloads "[api]" in the register).
+
+UPLOAD_FIELDS = ("doc_type", "title", "doc_date", "sensitivity", "source", "notes")
+
+
+def _document_error(exc: PortalError):
+    """A domain error as JSON, naming the field at fault or the document already holding the file."""
+    extra: dict = {}
+    field = exc.detail.get("field")
+    if field:
+        extra["field"] = field
+        extra["fields"] = {field: [str(exc.message)]}
+    if isinstance(exc, documents.Duplicate) and exc.detail.get("document_id"):
+        extra["existing_document_id"] = exc.detail["document_id"]
+        extra["existing_document_url"] = url_for("api.document", doc_id=exc.detail["document_id"])
+    return error(exc.status, exc.message, **extra)
+
+
+def _document_errors(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except PortalError as exc:
+            return _document_error(exc)
+    return wrapper
+
+
+def _upload_details() -> documents.Details:
+    """The form fields of an upload as Details (format checked here, meaning by the service)."""
+    if "file" in request.form:
+        raise ValidationFailed(_l("Send the file as a file part named “file” (multipart/form-data "
+                                  "with a filename), not as a text field."), field="file")
+    unknown = sorted(set(request.form) - set(UPLOAD_FIELDS))
+    if unknown:
+        raise ValidationFailed(_l("Unknown field “%(name)s”. Accepted fields: %(fields)s.",
+                                  name=unknown[0], fields=", ".join(("file", *UPLOAD_FIELDS))),
+                               field=unknown[0])
+    details = documents.Details.from_mapping(request.form)
+    if details.sensitivity is not None and details.sensitivity not in roles.LEVELS:
+        raise ValidationFailed(_l("Choose a sensitivity level: 1 (secret), 2 (internal) or 3 (public)."),
+                               field="sensitivity")
+    return details
+
+
+def _created(document_):
+    response = jsonify(serialize.document_detail(document_))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.document", doc_id=document_.id)
+    return response
+
+
+@bp.post("/archives/<int:archive_id>/documents")
+@_document_errors
+def upload_documents(archive_id: int):
+    """Upload one file (``file``) — or several ``file`` parts, answered file by file."""
+    actor = api_actor()
+    # End the token check's transaction before the body is read: no database lock is held while a
+    # large upload arrives (reading ``request.files`` parses the body; above MAX_CONTENT_LENGTH it
+    # is refused with 413).
+    db.session.commit()
+    files = request.files.getlist("file")
+    details = _upload_details()
+    if not files:
+        raise ValidationFailed(_l("Attach the file to store in the multipart field “file”."), field="file")
+    if len(files) == 1:
+        return _created(documents.upload(actor, archive_id, files[0].stream, files[0].filename, details))
+    outcomes = documents.upload_many(actor, archive_id, [(f.stream, f.filename) for f in files], details)
+    items = []
+    for outcome in outcomes:
+        item: dict = {"filename": outcome.filename, "status": outcome.status}
+        if outcome.document is not None:
+            item["document"] = serialize.document_summary(outcome.document)
+        else:
+            item["error"] = outcome.error
+        if outcome.duplicate_of is not None:
+            item["existing_document_id"] = outcome.duplicate_of.id
+        items.append(item)
+    created = sum(1 for o in outcomes if o.document is not None)
+    # 201 when every file was stored; otherwise 207 and each file's own status in ``items``.
+    status = 201 if created == len(outcomes) else 207
+    return jsonify(items=items, created=created, failed=len(outcomes) - created), status
+
+
+@bp.get("/archives/<int:archive_id>/documents")
+@_document_errors
+def archive_documents(archive_id: int):
+    """The archive's documents the user may see; those above their clearance only as a count.
+    Opening the list is an archive view (registered, a refusal too)."""
+    actor = api_actor()
+    archive_ = services.open_archive(actor, archive_id, purpose=(request.args.get("purpose") or "")[:300])
+    items = documents.documents_of(actor.user, archive_)
+    return jsonify(archive={"id": archive_.id, "number": archive_.number, "name": archive_.name,
+                            "url": url_for("api.archive", ident=str(archive_.id))},
+                   items=[serialize.document_summary(d) for d in items], total=len(items),
+                   hidden_count=documents.hidden_count(actor.user, archive_))
+
+
+@bp.get("/documents/<int:doc_id>", endpoint="document")
+@_document_errors
+def document_metadata(doc_id: int):
+    """Metadata, versions (file facts, fixity, text status) and history; never the contents."""
+    found = documents.require_document(api_actor(), doc_id, "open document")
+    return jsonify(serialize.document_detail(found))
+
+
+def _attachment(name: str, fallback: str) -> str:
+    """Content-Disposition with an ASCII ``filename`` and the real name as RFC 5987 ``filename*``."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@bp.get("/documents/<int:doc_id>/content")
+@_document_errors
+def document_content(doc_id: int):
+    """The file of one version (the current one by default), registered as a download; 一级 needs
+    ``purpose``; confidential PDFs and images come watermarked with the user's name and the time."""
+    actor = api_actor()
+    errors: dict[str, str] = {}
+    number = _positive(request.args.get("version"), None, None, "version", errors)
+    if errors:
+        return error(400, _l("Some query parameters are invalid."), fields=errors)
+    content = documents.open_content(actor, doc_id, version=number, mode=documents.DOWNLOAD,
+                                     purpose=request.args.get("purpose") or "")
+    chunks, media_type, length = documents.deliverable(content)
+    version = content.version
+    suffix = f"-v{version.number}" if version.number != content.document.current_version else ""
+    fallback = f"document-{content.document.id}{suffix}{filetypes.EXTENSIONS.get(media_type, '')}"
+    response = Response(stream_with_context(chunks), mimetype=media_type)
+    if length is not None:
+        response.content_length = length
+    response.headers["Content-Disposition"] = _attachment(content.download_name, fallback)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Document-Version"] = str(version.number)
+    return response
 
 
 # --- description --------------------------------------------------------------------------

@@ -236,7 +236,9 @@ def page_context(archive: Archive) -> dict:
 def show(archive_id: int):
     """The archive page; opening it is recorded in the access register (refusals too)."""
     archive = services.open_archive(actor(), archive_id)
-    return render_template("archives/page.html", **page_context(archive))
+    from portal.documents.views_manage import list_context  # the documents section (档案材料)
+
+    return render_template("archives/page.html", **page_context(archive), **list_context(archive))
 
 
 @bp.route("/archives/n/<path:number>")

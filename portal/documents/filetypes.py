@@ -1,9 +1,12 @@
 """What a file is, judged from its content (never from its name), and safe file names."""
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 import zipfile
+
+from flask_babel import lazy_gettext as _l
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"
@@ -19,18 +22,23 @@ LABELS = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG", TIFF: "TIFF", DOCX: "Word (DOCX)
 
 # Signatures of common formats we refuse, to name them in the message.
 OTHER_SIGNATURES = (
-    (b"MZ", "Windows program (EXE)"),
-    (b"\x7fELF", "program (ELF)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "old Office document (DOC/XLS)"),
-    (b"GIF8", "GIF image"),
-    (b"Rar!", "RAR archive"),
-    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
-    (b"\x1f\x8b", "gzip archive"),
-    (b"BM", "BMP image"),
-    (b"RIFF", "RIFF media (WebP/AVI/WAV)"),
-    (b"{\\rtf", "RTF document"),
-    (b"<", "HTML or XML text"),
+    (b"MZ", _l("Windows program (EXE)")),
+    (b"\x7fELF", _l("program (ELF)")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", _l("old Office document (DOC/XLS) or password-protected Office file")),
+    (b"GIF8", _l("GIF image")),
+    (b"Rar!", _l("RAR archive")),
+    (b"7z\xbc\xaf\x27\x1c", _l("7-Zip archive")),
+    (b"\x1f\x8b", _l("gzip archive")),
+    (b"BM", _l("BMP image")),
+    (b"RIFF", _l("RIFF media (WebP/AVI/WAV)")),
+    (b"{\\rtf", _l("RTF document")),
+    (b"<", _l("HTML or XML text")),
 )
+ZIP_ARCHIVE = _l("ZIP archive")
+DAMAGED_ZIP = _l("damaged or incomplete ZIP container (a cut-off Office document?)")
+EMPTY = _l("empty file")
+PLAIN_TEXT = _l("plain text")
+UNKNOWN = _l("unknown binary data")
 
 
 def sniff(header: bytes, stream=None) -> tuple[str | None, str]:
@@ -45,17 +53,22 @@ def sniff(header: bytes, stream=None) -> tuple[str | None, str]:
         return TIFF, "TIFF"
     if header.startswith(b"PK\x03\x04") and stream is not None:
         kind = _office_kind(stream)
+        if kind == _DAMAGED:
+            return None, DAMAGED_ZIP
         if kind:
             return kind, LABELS[kind]
-        return None, "ZIP archive"
+        return None, ZIP_ARCHIVE
     for signature, name in OTHER_SIGNATURES:
         if header.startswith(signature):
             return None, name
     if not header:
-        return None, "empty file"
+        return None, EMPTY
     if _looks_textual(header):
-        return None, "plain text"
-    return None, "unknown binary data"
+        return None, PLAIN_TEXT
+    return None, UNKNOWN
+
+
+_DAMAGED = "damaged"
 
 
 def _office_kind(stream) -> str | None:
@@ -63,8 +76,8 @@ def _office_kind(stream) -> str | None:
     try:
         with zipfile.ZipFile(stream) as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        return _DAMAGED
     finally:
         stream.seek(0)
     if "[Content_Types].xml" not in names:
@@ -77,15 +90,23 @@ def _office_kind(stream) -> str | None:
 
 
 def _looks_textual(header: bytes) -> bool:
+    """UTF-8 (a multi-byte character may be cut at the end of ``header``) without control bytes."""
     try:
-        header.decode("utf-8")
+        text = codecs.getincrementaldecoder("utf-8")().decode(header, final=False)
     except UnicodeDecodeError:
         return False
-    return True
+    return not any(ch < " " and ch not in "\t\r\n\f" for ch in text)
 
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 UNSAFE = re.compile(r'[\\/:*?"<>|]')
+# Unicode categories never wanted in a file name: controls, format characters (bidi overrides,
+# zero-width joiners …), surrogates, private use, unassigned code points, line/paragraph separators.
+DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def _printable(text: str) -> str:
+    return "".join(ch for ch in CONTROL.sub("", text) if unicodedata.category(ch) not in DROP_CATEGORIES)
 
 
 def clean_filename(raw: str | None, limit: int = 200) -> str:
@@ -93,8 +114,8 @@ def clean_filename(raw: str | None, limit: int = 200) -> str:
     at most ``limit`` characters (keeping the extension)."""
     name = unicodedata.normalize("NFC", raw or "")
     name = name.replace("\\", "/").split("/")[-1]  # C:\\scans\\a.pdf and ../../etc/passwd alike
-    name = CONTROL.sub("", name)
-    name = UNSAFE.sub("_", name).strip().strip(".")
+    name = _printable(name)
+    name = UNSAFE.sub("_", name).strip().strip(".").strip()
     if len(name) > limit:
         stem, dot, ext = name.rpartition(".")
         if dot and 0 < len(ext) <= 10:
@@ -106,6 +127,6 @@ def clean_filename(raw: str | None, limit: int = 200) -> str:
 
 def stored_name_base(customer_name: str, doc_type: str, year: int) -> str:
     """The naming rule of policy 004 §15: 客户名称-档案类型-年份."""
-    customer = UNSAFE.sub("_", CONTROL.sub("", customer_name or "")).strip()[:120]
-    kind = UNSAFE.sub("_", CONTROL.sub("", doc_type or "")).strip()[:40]
+    customer = UNSAFE.sub("_", _printable(customer_name or "")).strip()[:120]
+    kind = UNSAFE.sub("_", _printable(doc_type or "")).strip()[:40]
     return f"{customer}-{kind}-{year}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import threading
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from portal.errors import ValidationFailed
 log = logging.getLogger(__name__)
 THUMB_SIZE = (240, 340)
 MIN_TEXT_CHARS_PER_PAGE = 10  # fewer and the page is taken for a scan (OCR: scan-intake issue)
+# PDFium is not thread-safe, not even across different documents (pypdfium2's documentation):
+# every use of pypdfium2 in the process — here and in any later feature — holds this lock, and
+# closes its PDFium objects before releasing it.
+pdfium_lock = threading.Lock()
 
 
 class Unacceptable(ValidationFailed):
@@ -65,7 +70,6 @@ def inspect(stream, media_type: str, size: int, limits: Limits | None = None) ->
 
 def _pdf(stream, size: int, limits: Limits) -> Inspection:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     tail_len = min(size, 2048)
     stream.seek(size - tail_len)
@@ -91,8 +95,10 @@ def _pdf(stream, size: int, limits: Limits) -> Inspection:
             page_count = len(pages)
     except Unacceptable:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            RecursionError, OSError, AssertionError) as exc:
+    except RecursionError as exc:
+        raise Unacceptable(_l("The PDF is damaged and cannot be read (%(problem)s).",
+                              problem="object nesting too deep")) from exc
+    except Exception as exc:  # noqa: BLE001 (pypdf raises many kinds on broken files)
         raise Unacceptable(_l("The PDF is damaged and cannot be read (%(problem)s).",
                               problem=_short(exc))) from exc
     if page_count == 0:
@@ -135,40 +141,54 @@ def _pdf(stream, size: int, limits: Limits) -> Inspection:
 
 
 def _pdf_thumbnail(stream, limits: Limits) -> bytes | None:
+    """The first page rendered small by PDFium (the engine of Chromium's PDF viewer). A PDF that
+    PDFium cannot even open would not show in the viewer either: refused as damaged."""
     try:
         import pypdfium2 as pdfium
-        stream.seek(0)
-        pdf = pdfium.PdfDocument(stream)
+    except ImportError:  # pragma: no cover (a dependency; without it, no thumbnails)
+        return None
+    stream.seek(0)
+    with pdfium_lock:
+        try:
+            pdf = pdfium.PdfDocument(stream)
+        except pdfium.PdfiumError as exc:
+            raise Unacceptable(_l("The PDF is damaged and cannot be displayed (%(problem)s).",
+                                  problem=_short(exc))) from exc
         try:
             page = pdf[0]
-            width, height = page.get_size()
-            scale = min(THUMB_SIZE[0] / max(width, 1), THUMB_SIZE[1] / max(height, 1))
-            bitmap = page.render(scale=scale)
-            image = bitmap.to_pil()
-            return _png(image)
+            try:
+                width, height = page.get_size()
+                scale = min(THUMB_SIZE[0] / max(width, 1), THUMB_SIZE[1] / max(height, 1))
+                bitmap = page.render(scale=scale)
+                image = bitmap.to_pil().copy()  # detached from PDFium's buffer
+                bitmap.close()
+            finally:
+                page.close()
+        except Exception as exc:  # noqa: BLE001 (a missing thumbnail is not a reason to refuse)
+            log.info("no thumbnail: %s", exc)
+            return None
         finally:
             pdf.close()
-    except Exception as exc:  # noqa: BLE001 (a missing thumbnail is not a reason to refuse)
-        log.info("no thumbnail: %s", exc)
-        return None
+    return _png(image)
 
 
 # --- images -----------------------------------------------------------------------------------
 
 def _image(stream, media_type: str, limits: Limits) -> Inspection:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on odd files (corrupt EXIF …)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             old_limit = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = limits.max_pixels
             try:
                 image = Image.open(stream)
                 width, height = image.size
-                frames = getattr(image, "n_frames", 1)
                 if width * height > limits.max_pixels:
                     raise Image.DecompressionBombError("too many pixels")
+                frames = _frame_count(image, limits)
                 image.verify()  # structure and checksums, without decoding everything
                 stream.seek(0)
                 image = Image.open(stream)
@@ -182,7 +202,11 @@ def _image(stream, media_type: str, limits: Limits) -> Inspection:
         raise Unacceptable(_l("The image is too large: it would decompress to more than %(limit)s "
                               "million pixels. Please scan at 300–600 dpi.",
                               limit=limits.max_pixels // 1_000_000)) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Unacceptable:
+        raise
+    except MemoryError as exc:
+        raise Unacceptable(_l("The image is too large to be read.")) from exc
+    except Exception as exc:  # noqa: BLE001 (UnidentifiedImageError, OSError, TypeError …)
         raise Unacceptable(_l("The image is damaged or incomplete and cannot be read (%(problem)s).",
                               problem=_short(exc))) from exc
     return Inspection(page_count=frames, text_status=TEXT_NONE,
@@ -190,22 +214,47 @@ def _image(stream, media_type: str, limits: Limits) -> Inspection:
                       thumbnail=_png(thumb))
 
 
+def _frame_count(image, limits: Limits) -> int:
+    """Pages of a multi-page TIFF, each checked against the pixel limit (a small first page must
+    not let a gigapixel second one through)."""
+    frames = getattr(image, "n_frames", 1) or 1
+    if frames > 1:
+        if frames > limits.max_pages:
+            raise Unacceptable(_l("The image has %(n)s pages; at most %(limit)s are accepted.",
+                                  n=frames, limit=limits.max_pages))
+        for index in range(1, frames):
+            image.seek(index)
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                from PIL import Image
+                raise Image.DecompressionBombError("too many pixels")
+        image.seek(0)
+    return frames
+
+
 # --- Office -----------------------------------------------------------------------------------
 
 def _check_zip(stream, limits: Limits) -> None:
     try:
         with zipfile.ZipFile(stream) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-            types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in archive.namelist() else b""
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+            infos = archive.infolist()
+            unpacked = sum(info.file_size for info in infos)
+            encrypted = any(info.flag_bits & 0x1 for info in infos)
+            names = [info.filename for info in infos]
+            types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
+    except Exception as exc:  # noqa: BLE001 (BadZipFile, zlib.error, NotImplementedError …)
         raise Unacceptable(_l("The Office document is damaged and cannot be read (%(problem)s).",
                               problem=_short(exc))) from exc
     finally:
         stream.seek(0)
+    if encrypted:
+        raise Unacceptable(_l("The Office document is protected by a password. Please upload a copy "
+                              "without a password."))
     if unpacked > limits.max_unzipped:
         raise Unacceptable(_l("The Office document would unpack to more than %(limit)s MB; it is "
                               "refused as a possible ZIP bomb.", limit=limits.max_unzipped // (1024 * 1024)))
-    if b"macroEnabled" in types or b"vbaProject" in types:
+    if (b"macroEnabled" in types or b"vbaProject" in types
+            or any(name.lower().endswith("vbaproject.bin") for name in names)):
         raise Unacceptable(_l("Documents with macros are not accepted. Please save it as a plain "
                               "DOCX or XLSX."))
 
@@ -281,5 +330,5 @@ def _tidy(text: str) -> str:
 
 
 def _short(exc: Exception) -> str:
-    message = str(exc).strip() or type(exc).__name__
+    message = str(exc).strip().rstrip(".") or type(exc).__name__
     return message[:120]

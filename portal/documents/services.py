@@ -186,7 +186,7 @@ def prepare(fileobj, filename: str | None) -> Prepared:
     max_bytes = int(current_app.config["DOCUMENT_MAX_BYTES"])
     if size > max_bytes:
         raise FileTooLarge(_l("“%(name)s” is %(size)s MB; the limit is %(limit)s MB per file.",
-                              name=name, size=round(size / 1048576, 1), limit=max_bytes // 1048576))
+                              name=name, size=round(size / 1048576, 1), limit=round(max_bytes / 1048576, 1) if max_bytes % 1048576 else max_bytes // 1048576))
     header = fileobj.read(16)
     fileobj.seek(0)
     media_type, looks_like = filetypes.sniff(header, fileobj)
@@ -256,6 +256,28 @@ def _remove_quietly(store_key: str, version_id: str) -> None:
                     store_key, version_id)
 
 
+def _discard_unless_recorded(store_key: str, version_id: str) -> None:
+    """After the database transaction failed: remove the stored version again — unless a row refers
+    to it after all (the COMMIT went through before the connection broke) or the database cannot
+    say. Then it stays: at worst an orphan that ``portal verify`` reports, never a row pointing at
+    nothing."""
+    try:
+        db.session.rollback()
+        recorded = db.session.scalar(sa.select(DocumentVersion.id).where(
+            DocumentVersion.store_key == store_key, DocumentVersion.store_version == version_id))
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 (the database is gone: keep the object)
+        log.warning("database unreachable after a failed upload; %s@%s kept (portal verify reports "
+                    "it as an orphan if no row refers to it)", store_key, version_id)
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001
+            pass
+        return
+    if recorded is None:
+        _remove_quietly(store_key, version_id)
+
+
 def _seal_thumbnail(key: bytes, png: bytes | None, store_key: str, version_id: str) -> bytes | None:
     if png is None:
         return None
@@ -294,11 +316,23 @@ def find_duplicate(archive_id: int, sha256: str) -> Document | None:
         .where(Document.archive_id == archive_id, DocumentVersion.sha256 == sha256).limit(1))
 
 
-def _refuse_upload(actor: Actor, archive: Archive | None, filename: str, exc: PortalError) -> None:
+def _duplicate(user, name: str, duplicate: Document) -> Duplicate:
+    """The same file is already in the archive; its title is named only to those who may open it."""
+    if not perm.can_view_document(user, duplicate):
+        return Duplicate(_l("“%(name)s” is already in this archive, as a document above your clearance.",
+                            name=name), document_id=duplicate.id)
+    return Duplicate(_l("“%(name)s” is already in this archive as “%(title)s” (%(stored)s).",
+                        name=name, title=duplicate.title, stored=duplicate.stored_name),
+                     document_id=duplicate.id)
+
+
+def _refuse_upload(actor: Actor, archive_id: int, filename: str, exc: Exception) -> None:
     """Failed uploads are on the register too (what was tried, why it was refused)."""
+    reason = exc.message if isinstance(exc, PortalError) else f"{type(exc).__name__} (internal error)"
     try:
-        record_now(actor, actions.DOCUMENT_UPLOAD, archive=archive, result="failed",
-                   detail=f"{filename}: {exc.message}")
+        db.session.rollback()
+        record_now(actor, actions.DOCUMENT_UPLOAD, archive=db.session.get(Archive, archive_id),
+                   result="failed", detail=f"{filename}: {reason}")
     except Exception:  # noqa: BLE001 (the register must not hide the user's real problem)
         db.session.rollback()
         log.exception("could not register a failed upload")
@@ -319,23 +353,20 @@ def upload(actor: Actor, archive_ident, fileobj, filename: str | None, details: 
         prepared = prepare(fileobj, filename)
         duplicate = find_duplicate(archive_id, prepared.sha256)
         if duplicate is not None:
-            raise Duplicate(_l("“%(name)s” is already in this archive as “%(title)s” (%(stored)s).",
-                               name=name, title=duplicate.title, stored=duplicate.stored_name),
-                            document_id=duplicate.id)
+            raise _duplicate(actor.user, name, duplicate)
         key = data_key(archive_id, create=True)
         store_key = f"archives/{archive_id}/{uuid.uuid4().hex}"
         stored = _put(store_key, fileobj, prepared, key)
-    except PortalError as exc:
+    except Exception as exc:
         db.session.rollback()
-        _refuse_upload(actor, db.session.get(Archive, archive_id), name, exc)
+        _refuse_upload(actor, archive_id, name, exc)
         raise
     try:
         return _add_document(actor, archive_id, customer_name, details, prepared, key, store_key, stored)
     except BaseException as exc:
-        db.session.rollback()
-        _remove_quietly(store_key, stored.version_id)
-        if isinstance(exc, PortalError):
-            _refuse_upload(actor, db.session.get(Archive, archive_id), name, exc)
+        _discard_unless_recorded(store_key, stored.version_id)
+        if isinstance(exc, Exception):
+            _refuse_upload(actor, archive_id, name, exc)
         raise
 
 
@@ -346,9 +377,7 @@ def _add_document(actor, archive_id, customer_name, details, prepared, key, stor
         raise deny(actor, _l("You cannot add material to this archive."), archive, "upload document")
     duplicate = find_duplicate(archive_id, prepared.sha256)
     if duplicate is not None:
-        raise Duplicate(_l("“%(name)s” is already in this archive as “%(title)s” (%(stored)s).",
-                           name=prepared.filename, title=duplicate.title, stored=duplicate.stored_name),
-                        document_id=duplicate.id)
+        raise _duplicate(actor.user, prepared.filename, duplicate)
     stem = prepared.filename.rsplit(".", 1)[0] if "." in prepared.filename else prepared.filename
     document = Document(
         archive_id=archive_id, uid=store_key.rsplit("/", 1)[1], doc_type=details.doc_type,
@@ -487,13 +516,12 @@ def replace_file(actor: Actor, document_id: int, fileobj, filename: str | None, 
                                name=name, n=same.number), document_id=document_id)
         other = find_duplicate(archive_id, prepared.sha256)
         if other is not None:
-            raise Duplicate(_l("“%(name)s” is already in this archive as “%(title)s” (%(stored)s).",
-                               name=name, title=other.title, stored=other.stored_name), document_id=other.id)
+            raise _duplicate(actor.user, name, other)
         key = data_key(archive_id, create=True)
         stored = _put(store_key, fileobj, prepared, key)
-    except PortalError as exc:
+    except Exception as exc:
         db.session.rollback()
-        _refuse_upload(actor, db.session.get(Archive, archive_id), name, exc)
+        _refuse_upload(actor, archive_id, name, exc)
         raise
     try:
         document = db.session.get(Document, document_id)
@@ -511,8 +539,7 @@ def replace_file(actor: Actor, document_id: int, fileobj, filename: str | None, 
         db.session.commit()
         return document
     except BaseException:
-        db.session.rollback()
-        _remove_quietly(store_key, stored.version_id)
+        _discard_unless_recorded(store_key, stored.version_id)
         raise
 
 
@@ -603,7 +630,7 @@ def open_content(actor: Actor, document_id: int, *, version: int | None = None, 
                                  what=_mode_word(mode)))
     key = data_key(document.archive_id)
     watermark = mode in (DOWNLOAD, PRINT) and document.effective_sensitivity in current_app.config[
-        "WATERMARK_LEVELS"]
+        "WATERMARK_LEVELS"] and chosen.media_type in (filetypes.PDF, *filetypes.IMAGES)
     try:
         chunks = store().get(chosen.store_key, chosen.store_version)
     except (ObjectMissing, StoreUnavailable) as exc:
@@ -752,6 +779,8 @@ def verify_store(*, contents: bool = True, batch: int = 200, progress=None) -> V
         for row in rows:
             label = f"document {row.document_id} v{row.number} ({row.store_key}@{row.store_version})"
             report.checked += 1
+            if progress:
+                progress(report)
             try:
                 stat = s.stat(row.store_key, row.store_version)
             except ObjectMissing:
@@ -786,8 +815,6 @@ def verify_store(*, contents: bool = True, batch: int = 200, progress=None) -> V
                 continue
             if digest["sha256"].hexdigest() != row.sha256 or (row.sm3 and digest["sm3"].hexdigest() != row.sm3):
                 report.altered.append(f"{label}: fixity hash differs")
-            if progress:
-                progress(report)
         last_id = rows[-1].id
         db.session.rollback()  # end the read snapshot between batches
     _find_orphans(s, report, batch)
@@ -799,8 +826,9 @@ def _find_orphans(s, report: VerifyReport, batch: int) -> None:
 
     def flush():
         keys = {o.key for o in pending}
-        known = set(db.session.execute(sa.select(DocumentVersion.store_key, DocumentVersion.store_version)
-                                       .where(DocumentVersion.store_key.in_(keys))).tuples())
+        known = {(key, version) for key, version in db.session.execute(
+            sa.select(DocumentVersion.store_key, DocumentVersion.store_version)
+            .where(DocumentVersion.store_key.in_(keys)))}
         for obj in pending:
             if (obj.key, obj.version_id) not in known:
                 report.orphaned.append(f"{obj.key}@{obj.version_id} ({obj.size} bytes)")

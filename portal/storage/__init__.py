@@ -21,7 +21,9 @@ def make_store(config: dict, instance_path: str) -> ObjectStore:
                        parallel=int(config.get("S3_PARALLEL_UPLOADS") or 2))
     from portal.storage.local import LocalStore
     root = config.get("STORAGE_DIR") or str(Path(instance_path) / "store")
-    return LocalStore(root)
+    local = LocalStore(root)
+    local.clear_temporary()  # pieces of writes cut off by a crash (never visible as objects)
+    return local
 
 
 def store(app: Flask | None = None) -> ObjectStore:

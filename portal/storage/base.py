@@ -70,5 +70,9 @@ class ObjectStore(Protocol):
     def list_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
         """Every version of every key under ``prefix`` (for verification and destruction)."""
 
+    def clear_incomplete(self, prefix: str = "", older_than: float = 3600) -> int:
+        """Remove what interrupted writes left behind (temporary files, unfinished multipart
+        uploads) older than ``older_than`` seconds; never visible as objects. Returns how many."""
+
     def health(self) -> tuple[bool, str]:
         """(ok, short description) for /healthz."""

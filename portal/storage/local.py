@@ -2,7 +2,7 @@
 
 Layout: ``<root>/objects/<key>/<version_id>``; a version is written to ``<root>/tmp/`` first,
 flushed to disk and then renamed into place, so no reader ever sees a partial version and a crash
-leaves at most a temporary file (cleared on the next start).
+leaves at most a temporary file (removed when the store is opened and by ``portal verify``).
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ class LocalStore:
         except OSError as exc:
             raise StoreUnavailable(detail=str(exc)) from exc
 
+    def clear_incomplete(self, prefix: str = "", older_than: float = 3600) -> int:
+        return self.clear_temporary(older_than)
+
     def clear_temporary(self, older_than: float = 3600) -> int:
         """Remove temporary files left by an interrupted write (older than ``older_than`` s)."""
         removed = 0
@@ -77,8 +80,15 @@ class LocalStore:
                 os.fsync(out.fileno())
             if written != length:
                 raise StoreUnavailable(detail=f"short write: {written} of {length} bytes")
-            target_dir.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_path, target_dir / version_id)
+            for attempt in range(3):
+                target_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.replace(tmp_path, target_dir / version_id)
+                    break
+                except FileNotFoundError:
+                    # delete_version of the key's last version removed the empty folder meanwhile
+                    if attempt == 2 or not tmp_path.exists():
+                        raise
             _fsync_dir(target_dir)
         except OSError as exc:
             raise StoreUnavailable(detail=str(exc)) from exc
@@ -92,12 +102,19 @@ class LocalStore:
             raise ObjectMissing()
         return self._dir(key) / version_id
 
+    def _missing(self) -> Exception:
+        """An object not found: missing — unless the whole store folder is gone (an unmounted
+        volume), which is an outage, not a lost file."""
+        if not self.objects.is_dir():
+            return StoreUnavailable(detail=f"{self.objects} is not there (volume not mounted?)")
+        return ObjectMissing()
+
     def get(self, key: str, version_id: str, chunk_size: int = 256 * 1024) -> Iterator[bytes]:
         path = self._path(key, version_id)
         try:
             handle = open(path, "rb")
         except FileNotFoundError as exc:
-            raise ObjectMissing() from exc
+            raise self._missing() from exc
         except OSError as exc:
             raise StoreUnavailable(detail=str(exc)) from exc
         return _read_chunks(handle, chunk_size)
@@ -106,7 +123,9 @@ class LocalStore:
         try:
             size = self._path(key, version_id).stat().st_size
         except FileNotFoundError as exc:
-            raise ObjectMissing() from exc
+            raise self._missing() from exc
+        except OSError as exc:
+            raise StoreUnavailable(detail=str(exc)) from exc
         return ObjectVersion(key, version_id, size)
 
     def delete_version(self, key: str, version_id: str) -> None:
@@ -115,6 +134,8 @@ class LocalStore:
             path.unlink()
         except FileNotFoundError:
             return
+        except OSError as exc:
+            raise StoreUnavailable(detail=str(exc)) from exc
         parent = path.parent
         while parent != self.objects:
             try:
@@ -131,11 +152,17 @@ class LocalStore:
             if rel == "." or not rel.startswith(prefix):
                 continue
             for name in sorted(files):
-                yield ObjectVersion(rel, name, (Path(dirpath) / name).stat().st_size)
+                try:
+                    size = (Path(dirpath) / name).stat().st_size
+                except FileNotFoundError:  # deleted while we walked
+                    continue
+                yield ObjectVersion(rel, name, size)
 
     def health(self) -> tuple[bool, str]:
         try:
             self.ensure_ready()
+            if not os.access(self.objects, os.W_OK) or not os.access(self.tmp, os.W_OK):
+                return False, f"local store {self.root}: not writable"
             free = shutil.disk_usage(self.root).free
         except (OSError, StoreUnavailable) as exc:
             return False, f"local store {self.root}: {exc}"

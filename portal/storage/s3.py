@@ -6,6 +6,7 @@ downloads stream in chunks. The store's errors become ``StoreUnavailable`` / ``O
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import urllib3
@@ -37,6 +38,11 @@ class S3Store:
         )
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
                             region=region, http_client=http)
+        # /healthz answers in seconds even when the store is unreachable: no retries, short timeouts.
+        self._probe = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
+                            region=region, http_client=urllib3.PoolManager(
+                                timeout=urllib3.Timeout(connect=2.0, read=3.0), maxsize=2,
+                                retries=urllib3.Retry(total=0, connect=0, read=0, redirect=0)))
         self.endpoint = endpoint
         self.bucket = bucket
         self.part_size = max(part_size, 5 * 1024 * 1024)
@@ -120,13 +126,56 @@ class S3Store:
                     continue
                 yield ObjectVersion(obj.object_name, obj.version_id or "", obj.size or 0)
         except S3Error as exc:
+            if exc.code == "NoSuchBucket":  # not made yet (made by the first upload): nothing stored
+                return
             raise StoreUnavailable(detail=str(exc)) from exc
         except NETWORK_ERRORS as exc:
             raise StoreUnavailable(detail=str(exc)) from exc
 
+    def incomplete_uploads(self, prefix: str = "") -> list:
+        """Multipart uploads begun and neither completed nor aborted (the SDK aborts on failure,
+        but not when the store itself went away). Invisible as objects; they only take space."""
+        uploads, key_marker, upload_marker = [], None, None
+        try:
+            while True:
+                result = self.client._list_multipart_uploads(  # noqa: SLF001 (no public call in the SDK)
+                    self.bucket, prefix=prefix or None, key_marker=key_marker,
+                    upload_id_marker=upload_marker)
+                uploads.extend(result.uploads)
+                if not result.is_truncated or not result.next_key_marker:
+                    return uploads
+                key_marker = result.next_key_marker
+                upload_marker = getattr(result, "next_upload_id_marker", None)
+        except S3Error as exc:
+            if exc.code == "NoSuchBucket":
+                return []
+            raise StoreUnavailable(detail=str(exc)) from exc
+        except NETWORK_ERRORS as exc:
+            raise StoreUnavailable(detail=str(exc)) from exc
+
+    def clear_incomplete(self, prefix: str = "", older_than: float = 3600) -> int:
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        removed = 0
+        for upload in self.incomplete_uploads(prefix):
+            started = upload.initiated_time
+            if started is not None and started.tzinfo is None:
+                started = started.replace(tzinfo=UTC)
+            if started is not None and started > cutoff:
+                continue  # may still be running
+            try:
+                self.client._abort_multipart_upload(self.bucket, upload.object_name,  # noqa: SLF001
+                                                    upload.upload_id)
+                removed += 1
+            except S3Error as exc:
+                if exc.code != "NoSuchUpload":
+                    raise StoreUnavailable(detail=str(exc)) from exc
+            except NETWORK_ERRORS as exc:
+                raise StoreUnavailable(detail=str(exc)) from exc
+        return removed
+
     def health(self) -> tuple[bool, str]:
         try:
-            self.client.bucket_exists(self.bucket)
+            self._probe.bucket_exists(self.bucket)
         except Exception as exc:  # noqa: BLE001 (any failure means unhealthy)
             return False, f"s3 {self.endpoint}/{self.bucket}: {type(exc).__name__}"
         return True, f"s3 {self.endpoint}/{self.bucket}"

@@ -1,7 +1,7 @@
 """Error pages: domain errors and HTTP errors as Chinese pages, JSON under /api."""
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -19,8 +19,10 @@ TITLES = {
     409: _l("Conflict"),
     413: _l("Too large"),
     422: _l("Invalid input"),
+    428: _l("Purpose required"),
     429: _l("Too many requests"),
     500: _l("Server error"),
+    503: _l("Temporarily unavailable"),
 }
 
 
@@ -52,7 +54,11 @@ def register_error_handlers(app) -> None:
         messages = {
             404: _("The page or record does not exist."),
             405: _("This address does not accept that kind of request."),
-            413: _("The upload is larger than the portal accepts."),
+            413: _("The upload is larger than the portal accepts.") + " " + _(
+                "At most %(file)s MB per file and %(request)s MB per upload; nothing was saved. Upload "
+                "fewer or smaller files at a time.",
+                file=current_app.config["DOCUMENT_MAX_BYTES"] // 1048576,
+                request=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // 1048576),
         }
         return render_error(exc.code or 500, messages.get(exc.code, exc.description or ""))
 

@@ -50,6 +50,18 @@ POLICY: dict[str, tuple[str, frozenset | str]] = {
     "register.print_view": ("-", REGISTER_READERS),
     "register.export_csv": ("-", REGISTER_READERS),
     "register.verify": ("-", REGISTER_READERS),
+    # documents of A: listed and opened by A's viewers, added and changed by those who keep its logs
+    "documents.for_archive": ("A", A_VIEWERS),
+    "documents.upload": ("A", frozenset({"staff_sales", "head_sales", "archivist"})),
+    "documents.detail": ("DOC", A_VIEWERS),
+    "documents.edit": ("DOC", frozenset({"staff_sales", "head_sales", "archivist"})),
+    "documents.replace": ("DOC", frozenset({"staff_sales", "head_sales", "archivist"})),
+    # DOC = a document uploaded by staff_sales to A; the inline URL carries staff_sales's ticket
+    "documents.view": ("DOC", A_VIEWERS),
+    "documents.inline": ("DOC", frozenset({"staff_sales"})),
+    "documents.download": ("DOC", A_VIEWERS),
+    "documents.print_view": ("DOC", A_VIEWERS),
+    "documents.thumbnail": ("DOC", A_VIEWERS),
 }
 # The administrator's start page is administration: the archive list sends them there (no list shown).
 REDIRECTED = {("admin", "archives.index"): "/admin/", ("admin", "archives.list_redirect"): "/"}
@@ -77,10 +89,26 @@ def subjects(make_archive, user):
     services.submit(Actor(user("staff_sales")), a)
     services.approve(Actor(user("head_sales")), a)
     services.file_archive(Actor(user("archivist")), a)
+    doc = _document_of(a, user("staff_sales"))
     return {
-        "A": a, "D": make_archive(status="draft"), "S": make_archive(status="submitted"),
+        "doc": doc, "A": a, "D": make_archive(status="draft"), "S": make_archive(status="submitted"),
         "P": make_archive(status="approved"), "contact": contact,
     }
+
+
+def _document_of(archive, author):
+    import io
+
+    from PIL import Image
+
+    from portal.actor import Actor
+    from portal.documents import services as documents
+
+    scan = io.BytesIO()
+    Image.new("RGB", (40, 60), (230, 230, 230)).save(scan, format="PNG")
+    scan.seek(0)
+    return documents.upload(Actor(author, "127.0.0.1"), archive.id, scan, "权限测试.png",
+                            documents.Details(doc_type="合同"))
 
 
 def _url(app, rule, subject, subjects, user):
@@ -96,6 +124,12 @@ def _url(app, rule, subject, subjects, user):
             values[arg] = "communications" if rule.endpoint == "archives.record_new" else "contacts"
         elif arg == "record_id":
             values[arg] = subjects["contact"].id
+        elif arg == "doc_id":
+            # a document of A when the subjects hold one; the API's token check needs no real one
+            values[arg] = subjects["doc"].id if "doc" in subjects else 1
+        elif arg == "ticket":
+            from portal.documents.views_view import issue_ticket
+            values[arg] = issue_ticket(user("staff_sales").id, subjects["doc"].id, 1)
         elif arg == "user_id":
             values[arg] = user("staff_sales").id
         elif arg == "dept_id":

@@ -6,7 +6,6 @@ import io
 import pytest
 
 
-
 @pytest.fixture(params=["local", "s3"])
 def store_config(request, s3_config):
     if request.param == "local":

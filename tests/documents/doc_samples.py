@@ -35,7 +35,8 @@ def pdf(lines: list[str] | None = None, pages: int = 1, encrypt_password: str | 
     kwargs = {}
     if encrypt_password:
         from reportlab.lib import pdfencrypt
-        kwargs["encrypt"] = pdfencrypt.StandardEncryption(encrypt_password, canUnlock=0)
+        kwargs["encrypt"] = pdfencrypt.StandardEncryption(encrypt_password, ownerPassword=encrypt_password + "-owner",
+                                                            canModify=0)
     c = canvas.Canvas(out, **kwargs)
     for page in range(pages):
         c.setFont("STSong-Light", 12)
