@@ -326,13 +326,15 @@ def _duplicate(user, name: str, duplicate: Document) -> Duplicate:
                      document_id=duplicate.id)
 
 
-def _refuse_upload(actor: Actor, archive_id: int, filename: str, exc: Exception) -> None:
-    """Failed uploads are on the register too (what was tried, why it was refused)."""
+def _refuse_upload(actor: Actor, archive_id: int, filename: str, exc: Exception,
+                   action: str = actions.DOCUMENT_UPLOAD, document_id: int | None = None) -> None:
+    """Failed uploads and replacements are on the register too (what was tried, why it failed)."""
     reason = exc.message if isinstance(exc, PortalError) else f"{type(exc).__name__} (internal error)"
     try:
         db.session.rollback()
-        record_now(actor, actions.DOCUMENT_UPLOAD, archive=db.session.get(Archive, archive_id),
-                   result="failed", detail=f"{filename}: {reason}")
+        record_now(actor, action, archive=db.session.get(Archive, archive_id), result="failed",
+                   detail=f"{filename}: {reason}",
+                   document=db.session.get(Document, document_id) if document_id else None)
     except Exception:  # noqa: BLE001 (the register must not hide the user's real problem)
         db.session.rollback()
         log.exception("could not register a failed upload")
@@ -521,7 +523,7 @@ def replace_file(actor: Actor, document_id: int, fileobj, filename: str | None, 
         stored = _put(store_key, fileobj, prepared, key)
     except Exception as exc:
         db.session.rollback()
-        _refuse_upload(actor, archive_id, name, exc)
+        _refuse_upload(actor, archive_id, name, exc, actions.DOCUMENT_REPLACE, document_id)
         raise
     try:
         document = db.session.get(Document, document_id)
@@ -538,8 +540,10 @@ def replace_file(actor: Actor, document_id: int, fileobj, filename: str | None, 
                detail=_describe(document, version) + (f" — {note}" if note else ""))
         db.session.commit()
         return document
-    except BaseException:
+    except BaseException as exc:
         _discard_unless_recorded(store_key, stored.version_id)
+        if isinstance(exc, Exception):
+            _refuse_upload(actor, archive_id, name, exc, actions.DOCUMENT_REPLACE, document_id)
         raise
 
 

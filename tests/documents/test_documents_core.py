@@ -46,3 +46,16 @@ def test_confidential_download_is_watermarked(app, make_archive, upload, user):
     from pypdf import PdfReader
     text = PdfReader(BytesIO(marked)).pages[0].extract_text()
     assert "staff_sales" in text and "保密合同" in text
+
+
+def test_a_refused_replacement_is_registered_as_such(app, make_archive, upload, user, register_entries):
+    archive = make_archive("staff_sales", status="filed")
+    document = upload("staff_sales", archive, samples.pdf(["第一版"]), "v1.pdf")
+    import io
+
+    import pytest
+    with pytest.raises(services.Unacceptable):
+        services.replace_file(Actor(user("staff_sales"), "127.0.0.1"), document.id, io.BytesIO(b""), "空.pdf")
+    failed = register_entries(action="document_replace", result="failed")
+    assert len(failed) == 1 and failed[0].document_id == document.id and "空.pdf" in failed[0].detail
+    assert document.current_version == 1
