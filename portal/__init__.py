@@ -20,7 +20,8 @@ PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.set_language", "heal
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults → instance ``config.py`` → ``PORTAL_*`` env → ``test_config``."""
-    instance_path = os.environ.get("PORTAL_INSTANCE_PATH") or (test_config or {}).get("INSTANCE_PATH")
+    # A test's own instance folder wins over the environment's (``make test`` exports one).
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
                 instance_relative_config=True, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))

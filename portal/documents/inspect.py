@@ -119,8 +119,12 @@ def _pdf(stream, size: int, limits: Limits) -> Inspection:
             scanned += 1
         texts.append(text)
         total += len(text)
+        # pypdf caches every object it resolved (a page's image streams included): drop them per
+        # page, or a 200 MB scan would sit whole in memory (bench/bench_documents.py).
+        _forget_objects(reader)
         if total > limits.max_text_chars:
             break
+    del pages, reader
     joined = "\f".join(texts)[:limits.max_text_chars]
     if joined.replace("\f", "").strip():
         result.text, result.text_status = joined, TEXT_EXTRACTED
@@ -138,6 +142,12 @@ def _pdf(stream, size: int, limits: Limits) -> Inspection:
         result.text_note = str(_l("No text layer: a scanned document (OCR comes with scan intake)."))
     result.thumbnail = _pdf_thumbnail(stream, limits)
     return result
+
+
+def _forget_objects(reader) -> None:
+    cache = getattr(reader, "resolved_objects", None)
+    if isinstance(cache, dict):
+        cache.clear()
 
 
 def _pdf_thumbnail(stream, limits: Limits) -> bytes | None:

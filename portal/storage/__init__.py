@@ -17,8 +17,8 @@ def make_store(config: dict, instance_path: str) -> ObjectStore:
         return S3Store(config["S3_ENDPOINT"], config.get("S3_ACCESS_KEY") or "",
                        config.get("S3_SECRET_KEY") or "", config.get("S3_BUCKET") or "portal-archives",
                        secure=bool(config.get("S3_SECURE")), region=config.get("S3_REGION") or None,
-                       part_size=int(config.get("S3_PART_SIZE") or 10 * 1024 * 1024),
-                       parallel=int(config.get("S3_PARALLEL_UPLOADS") or 2))
+                       part_size=int(config.get("S3_PART_SIZE") or 5 * 1024 * 1024),
+                       parallel=int(config.get("S3_PARALLEL_UPLOADS") or 3))
     from portal.storage.local import LocalStore
     root = config.get("STORAGE_DIR") or str(Path(instance_path) / "store")
     local = LocalStore(root)

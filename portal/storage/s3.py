@@ -25,8 +25,8 @@ class S3Store:
     kind = "s3"
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
-                 secure: bool = True, region: str | None = None, part_size: int = 10 * 1024 * 1024,
-                 parallel: int = 2, connect_timeout: float = 5.0, read_timeout: float = 60.0,
+                 secure: bool = True, region: str | None = None, part_size: int = 5 * 1024 * 1024,
+                 parallel: int = 3, connect_timeout: float = 5.0, read_timeout: float = 60.0,
                  retries: int = 2):
         # Our own pool: short connect timeout and few retries, so that a dead store is reported
         # in seconds rather than after the SDK's default five minutes.
