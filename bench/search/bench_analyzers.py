@@ -1,13 +1,15 @@
 """Measure candidate analyzers for the portal's Whoosh search: exactness, latency, size, build cost.
 
-    .venv/bin/python bench/search/bench_analyzers.py                  # 20,000 documents, 5 candidates
-    .venv/bin/python bench/search/bench_analyzers.py --sizes 2000 --runs 1        # smoke test (≈ 3 min)
+    .venv/bin/python bench/search/bench_analyzers.py                  # 10,000 documents, 5 candidates
+    .venv/bin/python bench/search/bench_analyzers.py --sizes 1000 --runs 1        # smoke test (≈ 3 min)
+    .venv/bin/python bench/search/bench_analyzers.py --sizes 20000                # the README's table
     .venv/bin/python bench/search/bench_analyzers.py --sizes 20000,100000         # + 100k for `exact`
     .venv/bin/python bench/search/bench_analyzers.py --sizes 100000 --candidates exact \
         --writers "procs=1,limitmb=256;procs=2,limitmb=128,multisegment,nolengths"   # reindex options
 
-The default run takes about 15 minutes on an idle 2-core machine (most of it building five
-indexes); see README.md for the figures and what they mean.
+The default run should take about 10–12 minutes on an idle 2-core machine (estimated from the
+CPU seconds of the builds, which are most of it); 20,000 documents take about twice that, the
+100k build alone ≈ 20 minutes. See README.md for the figures and what they mean.
 
 For each corpus size (``--sizes``; the first size builds ``--candidates``, later sizes
 ``--big-candidates``):
@@ -423,7 +425,7 @@ def main(argv=None) -> None:
         return step_main(argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--sizes", default="20000", help="corpus sizes (documents), comma-separated")
+    ap.add_argument("--sizes", default="10000", help="corpus sizes (documents), comma-separated")
     ap.add_argument("--candidates", default=",".join(A.CANDIDATES), help="candidates at the first size")
     ap.add_argument("--big-candidates", default="exact", help="candidates at the later sizes")
     ap.add_argument("--engines", default="", help="query engines (default: per candidate, see ENGINES)")
