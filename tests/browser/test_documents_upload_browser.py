@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_browser import _console_errors, _login, browser, live_server  # noqa: F401  (fixtures)
+from test_browser import _console_errors, _login
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "documents"))
 import doc_samples as samples  # noqa: E402
