@@ -46,7 +46,6 @@ from portal.documents.inspect import Inspection, Limits, Unacceptable, inspect
 from portal.documents.models import ArchiveKey, Document, DocumentEvent, DocumentVersion
 from portal.errors import Conflict, NotFound, PortalError, ValidationFailed
 from portal.extensions import db
-from portal.models_base import utcnow
 from portal.register import actions
 from portal.register.services import record, record_now
 from portal.storage import ObjectMissing, StoreUnavailable, store
@@ -860,4 +859,4 @@ def now_local() -> datetime:
 
 __all__ = ["Content", "Details", "Duplicate", "FileTooLarge", "FixityFailure", "Outcome", "PurposeRequired",
            "Unacceptable", "documents_of", "open_content", "replace_file", "update_details", "upload",
-           "upload_many", "utcnow", "verify_store"]
+           "upload_many", "verify_store"]
