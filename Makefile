@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 export PORTAL_INSTANCE_PATH ?= $(CURDIR)/instance
 export PORTAL_ADMIN_PASSWORD ?= $(or $(PORTAL_DEMO_PASSWORD),demo12345)
 
-.PHONY: run test test-pg setup setup-test demo bench bench-documents lint i18n clean
+.PHONY: run test test-pg setup setup-test demo bench bench-documents bench-search lint i18n clean
 
 $(BIN)/portal: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: setup
 ## a 200 MiB PDF up and down through the web worker on both stores, against the minio SDK alone
 bench-documents: setup
 	$(BIN)/python bench/bench_documents.py
+
+## search: 100,000 documents, portal reindex, 50 queries with permission filtering, the live writer
+bench-search: setup
+	$(BIN)/python bench/bench_search.py $(BENCH_SEARCH_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -30,6 +30,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config_module.from_environment())
     if test_config:
         app.config.from_mapping(test_config)
+        if app.config.get("TESTING") and "SEARCH_WRITER" not in test_config:
+            app.config["SEARCH_WRITER"] = "manual"  # search tests ask for "sync"
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'portal.sqlite3'}"
@@ -56,6 +58,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         from portal.dbsetup import configure_engine
         configure_engine(db.engine)
 
+    from portal.search import indexing
+    indexing.install()
+
     _register_blueprints(app)
     _register_request_hooks(app)
 
@@ -78,6 +83,7 @@ def _instance_secret(instance: Path) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import portal.admin.views_calendar  # noqa: F401  (working-day calendar routes on admin_bp, issue 5)
     from portal.admin.views import bp as admin_bp
     from portal.api.views import bp as api_bp
     from portal.archives.views import bp as archives_bp
@@ -88,6 +94,18 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, archives_bp, documents_bp, register_bp, admin_bp, health_bp):
         app.register_blueprint(bp)
+    from portal.search.views import bp as search_bp  # the search page (issue 6)
+    app.register_blueprint(search_bp)
+    # borrowing 借阅 and notifications 通知 (issue 5)
+    from portal.workflows.views_borrowing import bp as borrowing_bp
+    from portal.workflows.views_notifications import bp as notifications_bp
+    app.register_blueprint(borrowing_bp)
+    app.register_blueprint(notifications_bp)
+    # query requests 查询申请, change requests 变更申请 and the inbox 待办 (issue 5)
+    from portal.workflows.views_inbox import bp as inbox_bp
+    from portal.workflows.views_requests import bp as requests_bp
+    app.register_blueprint(requests_bp)
+    app.register_blueprint(inbox_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: CSRF does not apply
     app.register_blueprint(api_bp)
 

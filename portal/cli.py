@@ -16,7 +16,9 @@ from portal.auth import roles
 
 def _create_app():
     from portal import create_app
-    return create_app()
+    # Commands run no index-writer thread: what they change is indexed at their end (demo,
+    # reindex) or by the server's writer, which polls the outbox.
+    return create_app({"SEARCH_WRITER": "manual"})
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
@@ -28,7 +30,7 @@ def main():
 def register_cli(app) -> None:
     """Commands are attached to the app so ``flask --app portal`` sees them too."""
     for command in (init_command, demo_command, run_command, user_group, token_group, register_group,
-                    verify_command):
+                    verify_command, reindex_command, remind_command):
         app.cli.add_command(command)
 
 
@@ -67,6 +69,9 @@ def demo_command(archives: int):
 
     summary = load_demo(archives=archives, password=current_app.config["DEMO_PASSWORD"])
     click.echo(summary)
+    from portal.search import indexing
+    indexing.drain()  # builds the index when there is none yet
+    click.echo("Search index up to date.")
 
 
 @click.command("run")
@@ -77,7 +82,11 @@ def demo_command(archives: int):
 def run_command(host: str, port: int, workers: int, dev: bool):
     """Serve the portal (gunicorn with threads; --dev for the development server)."""
     if dev:
-        _create_app().run(host=host, port=port, debug=True)
+        from portal import create_app
+        from portal.search.indexing import worker
+        app = create_app()
+        worker(app).wake()
+        app.run(host=host, port=port, debug=True)
         return
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
             "--threads", "4", "--access-logfile", "-",
@@ -228,3 +237,57 @@ def verify_command(no_contents: bool):
 
 def _megabytes(n: int) -> str:
     return f"{n / 1048576:.1f} MB"
+
+
+@click.command("reindex")
+@click.option("--batch", default=500, show_default=True, help="Rows read from the database at a time.")
+@click.option("--procs", default=None, type=int,
+              help="Writer processes (default SEARCH_WRITER_PROCS); each holds at most --limitmb of pool.")
+@click.option("--limitmb", default=128, show_default=True, type=int)
+@with_appcontext
+def reindex_command(batch: int, procs: int | None, limitmb: int):
+    """Rebuild the full-text index from the database; the old index serves searches until the new
+    one is complete."""
+    import resource
+    import time
+
+    from portal.extensions import db
+    from portal.register import actions
+    from portal.register.services import record_now
+    from portal.search import indexing
+
+    t0 = time.monotonic()
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage == "commit":
+            click.echo(f"[{now - t0:7.1f} s] writing the index …")
+        elif now - last[0] >= 2 or done == total:
+            last[0] = now
+            click.echo(f"[{now - t0:7.1f} s] {stage}: {done}/{total}")
+
+    report = indexing.rebuild(batch=batch, procs=procs, limitmb=limitmb, progress=progress)
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    click.echo(f"Index rebuilt: {report.archives} archives, {report.documents} documents, "
+               f"{report.replayed} changes replayed, {report.seconds:.1f} s, peak memory {peak:.0f} MB "
+               f"(largest process), {report.path}")
+    record_now(None, actions.SEARCH_REINDEX,
+               detail=f"archives={report.archives}; documents={report.documents}; seconds={report.seconds:.0f}")
+    db.session.remove()
+
+
+@click.command("remind")
+@with_appcontext
+def remind_command():
+    """Remind borrowers (and their heads) of overdue loans: once per loan per day (cron-safe).
+
+    The archivist's lending desk does the same when it is opened, so this is optional.
+    """
+    from portal.actor import Actor
+    from portal.workflows.borrowing_inbox import overdue_loans, send_reminders
+
+    count = send_reminders(Actor(None, "cli", "cli"))
+    click.echo(f"{len(overdue_loans())} overdue loan(s); {count} reminded now "
+               f"(the others were reminded earlier today).")

@@ -56,6 +56,25 @@ DEFAULTS: dict[str, object] = {
     },
     "DEMO_PASSWORD": "demo12345",
     "API_TOKEN_DAYS": 365,
+    # Notifications (portal.notifications): e-mail copies through SMTP only when SMTP_HOST is set.
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_FROM": None,  # e.g. portal@example.com
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT": 10,
+    "SMTP_DOMAIN": None,  # users without an own address get <username>@SMTP_DOMAIN
+    "PUBLIC_URL": None,  # e.g. https://portal.example.com: makes links in e-mails absolute
+    # Full-text search (portal.search): the index folder (<instance>/search_index when unset), how
+    # committed changes reach it ("thread": a writer thread per process; "sync": right after each
+    # commit), hits counted before the total becomes an estimate, writer processes for a rebuild.
+    "SEARCH_INDEX_DIR": None,
+    "SEARCH_WRITER": "thread",
+    "SEARCH_COUNT_BUDGET": 500,
+    "SEARCH_WRITER_PROCS": 1,
+    "SEARCH_POLL_SECONDS": 5,
+    "SEARCH_STALL_SECONDS": 300,  # /healthz reports the index stalled when a change waits longer
 }
 
 # Environment variables read as PORTAL_<NAME>; the value is JSON when it parses as JSON.
@@ -85,6 +104,18 @@ ENV_NAMES = {
     "FIELD_CLEARANCE": "FIELD_CLEARANCE",
     "DEMO_PASSWORD": "DEMO_PASSWORD",
     "SESSION_COOKIE_SECURE": "SESSION_COOKIE_SECURE",
+    "SMTP_HOST": "SMTP_HOST",
+    "SMTP_PORT": "SMTP_PORT",
+    "SMTP_USER": "SMTP_USER",
+    "SMTP_PASSWORD": "SMTP_PASSWORD",
+    "SMTP_FROM": "SMTP_FROM",
+    "SMTP_STARTTLS": "SMTP_STARTTLS",
+    "SMTP_DOMAIN": "SMTP_DOMAIN",
+    "PUBLIC_URL": "PUBLIC_URL",
+    "SEARCH_INDEX_DIR": "SEARCH_INDEX_DIR",
+    "SEARCH_WRITER": "SEARCH_WRITER",
+    "SEARCH_COUNT_BUDGET": "SEARCH_COUNT_BUDGET",
+    "SEARCH_WRITER_PROCS": "SEARCH_WRITER_PROCS",
 }
 
 
@@ -105,7 +136,8 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict[str, obj
             value = timedelta(minutes=float(raw))
         elif key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "DEMO_PASSWORD", "STORAGE_DIR",
                      "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET", "S3_REGION",
-                     "MASTER_KEY", "WATERMARK_FONT"):
+                     "MASTER_KEY", "WATERMARK_FONT", "SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD",
+                     "SMTP_FROM", "SMTP_DOMAIN", "PUBLIC_URL"):
             value = raw
         found[key] = value
     return found

@@ -26,6 +26,7 @@ def component_states() -> dict[str, dict]:
         states["database"] = {"ok": False, "error": exc.__class__.__name__}
     states["translations"] = {"ok": bool(current_app.extensions.get("babel"))}
     states["store"] = _store_state()
+    states["search"] = _search_state()
     return states
 
 
@@ -43,6 +44,17 @@ def _store_state() -> dict:
         log.warning("store unhealthy: %s", description)
         return {"ok": False, "kind": object_store.kind, "error": "unavailable"}
     return {"ok": True, "kind": object_store.kind}
+
+
+def _search_state() -> dict:
+    """The full-text index: readable, writer idle or busy, changes waiting. A missing or unreadable
+    index starts a rebuild."""
+    try:
+        from portal.search import indexing
+        return indexing.health()
+    except Exception as exc:  # noqa: BLE001 - report any failure as a state
+        log.warning("search health check failed: %r", exc)
+        return {"ok": False, "error": exc.__class__.__name__}
 
 
 @bp.route("/healthz")

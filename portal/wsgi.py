@@ -2,3 +2,8 @@
 from portal import create_app
 
 app = create_app()
+
+if app.config.get("SEARCH_WRITER") == "thread":
+    from portal.search.indexing import worker
+
+    worker(app).wake()  # catch up with changes made while the server was down; build a missing index

@@ -182,6 +182,8 @@ def _schemas() -> dict:
             "items": {"type": "array", "items": _ref("RegisterEntry")},
             "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}},
         **_document_schemas(),
+        **_search_schemas(),
+        **_borrowing_schemas(),
     }
 
 
@@ -401,6 +403,99 @@ def _document_paths() -> dict:
     }
 
 
+# --- search 全文检索 (issue 6) ------------------------------------------------------------------
+
+def _search_schemas() -> dict:
+    return {
+        "SearchHit": {"type": "object", "properties": {
+            "kind": {"type": "string", "enum": ["archive", "document"]},
+            "id": {"type": "integer", "description": "The archive's or the document's id."},
+            "title": {"type": "string", "description": "Archive name or document title."},
+            "url": {"type": "string", "description": "The hit in the API (opening it is a registered view)."},
+            "web_url": {"type": "string", "description": "The hit's page in the portal."},
+            "archive": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "number": {"type": ["string", "null"]},
+                "name": {"type": "string"}, "url": {"type": "string"}}},
+            "document": {"type": ["object", "null"], "properties": {
+                "id": {"type": "integer"}, "title": {"type": "string"}, "doc_type": {"type": "string"},
+                "doc_date": {"type": ["string", "null"], "format": "date"}}},
+            "snippet": {"type": "string", "description": "Plain text around the first matches, cut "
+                                                        "from the text of record."},
+            "highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"},
+                                                      "minItems": 2, "maxItems": 2},
+                           "description": "[start, end) offsets of the matched words in `snippet`, "
+                                          "counted in Unicode code points."},
+            "day": {"type": ["string", "null"], "format": "date",
+                    "description": "Document date, or the day an archive was filed (created, drafts)."},
+            "score": {"type": "number", "description": "Relevance (only for ordering)."}}},
+        "SearchResults": {"type": "object", "required": ["query", "total", "total_exact", "hits"], "properties": {
+            "query": {"type": "string"},
+            "filters": {"type": "object", "additionalProperties": {"type": "string"},
+                        "description": "The filters in force."},
+            "sort": {"type": "string", "enum": ["relevance", "date"]},
+            "page": {"type": "integer"}, "per_page": {"type": "integer"}, "pages": {"type": "integer"},
+            "total": {"type": "integer", "description": "Hits the user may open, over all pages."},
+            "total_exact": {"type": "boolean", "description": "False: `total` is an estimate (shown as "
+                                                             "约 N); pages up to `pages` are exact."},
+            "hits": {"type": "array", "items": _ref("SearchHit")}}},
+    }
+
+
+def _search_paths() -> dict:
+    return {"/search": {"get": {
+        "operationId": "search",
+        "summary": "Full-text search over the archives and documents the user may open",
+        "description": "The search page's semantics: words separated by spaces must all occur; "
+                       "\"quoted phrases\"; AND, OR, NOT in capitals and brackets. Simplified and "
+                       "Traditional characters, full- and half-width forms match each other; archive "
+                       "and contract numbers match whole or in parts. Hits, counts and snippets "
+                       "only ever include what the user may open. Every search is registered "
+                       "(action `search`: query, filters, number of hits). The system administrator "
+                       "is refused (403, registered).",
+        "parameters": [
+            _query("q", {"type": "string", "maxLength": 500}, "The query (required)."),
+            _query("kind", {"type": "string", "enum": ["archive", "document"]}),
+            _query("customer_type", {"type": "integer", "minimum": 1}),
+            _query("stage", {"type": "string", "enum": list(STAGES)}),
+            _query("region", {"type": "string"}, "Exact market / region of the archive."),
+            _query("department", {"type": "integer", "minimum": 1}),
+            _query("doc_type", {"type": "string"}, "A document type (only documents then)."),
+            _query("date_from", {"type": "string", "format": "date"}, "First day, inclusive."),
+            _query("date_to", {"type": "string", "format": "date"}, "Last day, inclusive."),
+            _query("sensitivity", LEVEL),
+            _query("sort", {"type": "string", "enum": ["relevance", "date"], "default": "relevance"}),
+            _query("page", {"type": "integer", "minimum": 1, "maximum": 50, "default": 1}),
+            _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+        ],
+        "responses": {
+            "200": {"description": "One page of hits and the total.",
+                    "content": {"application/json": {"schema": _ref("SearchResults")}}},
+            **ERRORS,
+            "422": _error("The query is empty or malformed (unbalanced quotation mark or bracket, "
+                          "NOT alone …); `error` says why."),
+            "503": _error("The search index is being rebuilt; try again later."),
+        }}}}
+
+
+def _borrowing_schemas() -> dict:
+    from portal.api.borrowings import openapi_schemas  # (imports views: not at module level)
+
+    return openapi_schemas()
+
+
+def _borrowing_paths() -> dict:
+    from portal.api.borrowings import openapi_paths
+
+    return openapi_paths(ERRORS, _error)
+
+
+def _workflow_request_paths() -> dict:
+    """Query requests and change requests (issue 5): described beside their routes."""
+    from portal.api.workflow_requests_openapi import openapi_paths
+
+    return openapi_paths(ERRORS, _error)
+
+
 def document(server_url: str = "") -> dict:
     """The OpenAPI document (a fresh dict: labels follow the request's language)."""
     ok_json = {"application/json": {}}
@@ -476,6 +571,9 @@ def document(server_url: str = "") -> dict:
                 },
             },
             **_document_paths(),
+            **_workflow_request_paths(),
+            **_borrowing_paths(),
+            **_search_paths(),
             "/register": {
                 "get": {
                     "operationId": "listRegister",

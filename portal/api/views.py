@@ -367,3 +367,8 @@ def document_content(doc_id: int):
 def openapi():
     """The OpenAPI 3.1 description of this API (no token needed)."""
     return jsonify(document(request.url_root.rstrip("/")))
+
+
+from portal.api import borrowings as _borrowings  # noqa: E402,F401  (loans of paper files, issue 5)
+from portal.api import search as _search  # noqa: E402,F401  (GET /api/v1/search on ``bp``, issue 6)
+from portal.api import workflow_requests as _workflow_requests  # noqa: E402,F401  (query/change requests, issue 5)

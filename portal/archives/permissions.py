@@ -26,7 +26,33 @@ def _in_scope(user: User, archive: Archive) -> bool:
 
 
 def view_refusal(user: User | None, archive: Archive):
-    """Why ``user`` may not open ``archive`` (a user-facing message), or None if they may."""
+    """Why ``user`` may not open ``archive`` (a user-facing message), or None if they may.
+
+    A live query authorisation (查询授权, an approved query request, ``portal.workflows``) opens an
+    archive the user's own rights do not reach — for viewing only: the functions that allow work
+    on an archive ask ``_own_access`` instead.
+    """
+    reason = _own_refusal(user, archive)
+    if reason is not None and archive is not None and _granted(user, archive):
+        return None
+    return reason
+
+
+def _granted(user: User, archive: Archive) -> bool:
+    """Whether ``user`` holds a query authorisation for ``archive`` that has not expired."""
+    if user is None or not user.is_authenticated or user.role == roles.ADMIN or archive.id is None:
+        return False
+    from portal.workflows.requests import has_grant
+
+    return has_grant(user.id, archive.id)
+
+
+def _own_access(user: User | None, archive: Archive) -> bool:
+    """The user's own right to open the archive (department, clearance), without any grant."""
+    return _own_refusal(user, archive) is None
+
+
+def _own_refusal(user: User | None, archive: Archive):
     if user is None or not user.is_authenticated:
         return _l("Please log in.")
     if user.role == roles.ADMIN:
@@ -53,17 +79,24 @@ def require_view(user: User | None, archive: Archive) -> None:
 
 
 def visible_clause(user: User):
-    """SQL condition selecting exactly the archives ``can_view`` allows (for lists and counts)."""
+    """SQL condition selecting exactly the archives ``can_view`` allows (for lists and counts),
+    live query authorisations included (their expiry is a time comparison in the clause)."""
     if user.role not in (roles.STAFF, roles.DEPT_HEAD, *roles.ALL_DEPARTMENT_ROLES):
         return sa.false()
     cond = Archive.sensitivity >= user.clearance
     if user.role in roles.ALL_DEPARTMENT_ROLES:
-        return cond
-    if user.role == roles.DEPT_HEAD:
-        return sa.and_(cond, Archive.department_id == user.department_id)
-    return sa.and_(cond, sa.or_(Archive.department_id == user.department_id,
-                                Archive.responsible_id == user.id,
-                                Archive.created_by_id == user.id))
+        own = cond
+        if user.clearance == roles.SECRET:
+            return own  # sees every archive: no grant can add one
+    elif user.role == roles.DEPT_HEAD:
+        own = sa.and_(cond, Archive.department_id == user.department_id)
+    else:
+        own = sa.and_(cond, sa.or_(Archive.department_id == user.department_id,
+                                   Archive.responsible_id == user.id,
+                                   Archive.created_by_id == user.id))
+    from portal.workflows.requests import granted_archive_ids
+
+    return sa.or_(own, Archive.id.in_(granted_archive_ids(user.id)))
 
 
 def can_create(user: User | None) -> bool:
@@ -75,9 +108,10 @@ def can_create(user: User | None) -> bool:
 def can_edit(user: User | None, archive: Archive) -> bool:
     """Drafts and rejected drafts are edited by their author, the responsible staff or the head.
 
-    Filed archives change only through change requests (policy 004 §13).
+    Filed archives change only through change requests (policy 004 §13). A query authorisation
+    never allows editing.
     """
-    if not can_view(user, archive) or archive.status not in (DRAFT, REJECTED):
+    if not _own_access(user, archive) or archive.status not in (DRAFT, REJECTED):
         return False
     if user.role == roles.DEPT_HEAD:
         return archive.department_id == user.department_id
@@ -89,7 +123,7 @@ def can_append_log(user: User | None, archive: Archive) -> bool:
     archive is day-to-day work of its responsible staff and department, not a change request."""
     if can_edit(user, archive):
         return True
-    if not can_view(user, archive) or archive.status != FILED:
+    if not _own_access(user, archive) or archive.status != FILED:
         return False
     if user.role == roles.DEPT_HEAD:
         return archive.department_id == user.department_id
@@ -115,19 +149,19 @@ def can_submit(user: User | None, archive: Archive) -> bool:
 
 
 def can_withdraw(user: User | None, archive: Archive) -> bool:
-    return (archive.status == SUBMITTED and can_view(user, archive)
+    return (archive.status == SUBMITTED and _own_access(user, archive)
             and user.id in (archive.created_by_id, archive.responsible_id))
 
 
 def can_review(user: User | None, archive: Archive) -> bool:
     """The head of the archive's department reviews (policy 004 §11, 2 working days)."""
-    return (archive.status == SUBMITTED and can_view(user, archive) and user.role == roles.DEPT_HEAD
+    return (archive.status == SUBMITTED and _own_access(user, archive) and user.role == roles.DEPT_HEAD
             and archive.department_id == user.department_id)
 
 
 def can_file(user: User | None, archive: Archive) -> bool:
     """The archivist checks, assigns the number and files (policy 004 §11)."""
-    return archive.status == APPROVED and can_view(user, archive) and user.role == roles.ARCHIVIST
+    return archive.status == APPROVED and _own_access(user, archive) and user.role == roles.ARCHIVIST
 
 
 def can_delete_draft(user: User | None, archive: Archive) -> bool:
@@ -137,15 +171,35 @@ def can_delete_draft(user: User | None, archive: Archive) -> bool:
 # --- documents 档案材料 -------------------------------------------------------------------------
 
 def document_refusal(user: User | None, document) -> str | None:
-    """Why ``user`` may not open ``document``: the archive's rules, then the document's own level."""
+    """Why ``user`` may not open ``document``: the archive's rules, then the document's own level.
+
+    A query authorisation may open documents above the user's clearance (those it names, or all of
+    the archive's); the evidence of a change request opens to those who decide it.
+    """
     reason = view_refusal(user, document.archive)
     if reason is not None:
+        if _evidence_for(user, document):
+            return None
         return reason
     if document.sensitivity < user.clearance:
+        from portal.workflows.requests import document_granted
+
+        if document_granted(user.id, document):
+            return None
         return _l("This document is classified %(level)s; your clearance does not allow opening it. "
                   "Ask the archivist for a query authorisation.",
                   level=roles.LEVEL_LABELS[document.sensitivity])
     return None
+
+
+def _evidence_for(user: User | None, document) -> bool:
+    """The evidence document of a change request, for a head who decides it without otherwise
+    reaching the archive (the customer-service head, policy 004 §13)."""
+    if user is None or not user.is_authenticated or user.role == roles.ADMIN:
+        return False
+    from portal.workflows.change_requests import evidence_open_to
+
+    return evidence_open_to(user, document)
 
 
 def can_view_document(user: User | None, document) -> bool:
@@ -153,9 +207,15 @@ def can_view_document(user: User | None, document) -> bool:
 
 
 def document_clause(user: User):
-    """SQL condition on Document for the documents ``user`` may see within an archive they may open."""
+    """SQL condition on Document for the documents ``user`` may see within an archive they may open:
+    those at their clearance, and those a live query authorisation opens."""
     from portal.documents.models import Document
-    return Document.sensitivity >= user.clearance
+    own = Document.sensitivity >= user.clearance
+    if user.clearance == roles.SECRET:
+        return own
+    from portal.workflows.requests import granted_documents_clause
+
+    return sa.or_(own, granted_documents_clause(user.id))
 
 
 def can_upload(user: User | None, archive: Archive) -> bool:
@@ -170,7 +230,8 @@ def can_change_document(user: User | None, document) -> bool:
 
 
 def document_levels(user: User, archive: Archive) -> list[int]:
-    """Levels a user may give a document: never one they could not open themselves."""
+    """Levels a user may give a document: never one they could not open themselves (by their own
+    clearance — a query authorisation opens material for viewing, it does not raise clearance)."""
     return [level for level in roles.LEVELS if level >= user.clearance]
 
 

@@ -42,6 +42,34 @@ DOCUMENT_DOWNLOAD = "document_download"
 DOCUMENT_PRINT = "document_print"
 FIXITY_CHECK = "fixity_check"
 FIXITY_FAILURE = "fixity_failure"
+SEARCH = "search"
+SEARCH_REINDEX = "search_reindex"
+# borrowing of paper files 借阅 and the working-day calendar (issue 5)
+BORROW_APPLY = "borrow_apply"
+BORROW_APPROVE = "borrow_approve"
+BORROW_REJECT = "borrow_reject"
+BORROW_WITHDRAW = "borrow_withdraw"
+BORROW_LEND = "borrow_lend"
+BORROW_EXTEND_REQUEST = "borrow_extend_request"
+BORROW_EXTEND_APPROVE = "borrow_extend_approve"
+BORROW_EXTEND_REJECT = "borrow_extend_reject"
+BORROW_RETURN = "borrow_return"
+BORROW_REMIND = "borrow_remind"
+BORROW_REGISTER_PRINT = "borrow_register_print"
+BORROW_REGISTER_EXPORT = "borrow_register_export"
+CALENDAR_CHANGE = "calendar_change"
+# query requests 查询申请 and change requests 变更申请 (issue 5)
+QUERY_REQUEST = "query_request"
+QUERY_APPROVE = "query_approve"
+QUERY_REJECT = "query_reject"
+QUERY_WITHDRAW = "query_withdraw"
+CHANGE_REQUEST = "change_request"
+CHANGE_APPROVE = "change_approve"
+CHANGE_REJECT = "change_reject"
+CHANGE_WITHDRAW = "change_withdraw"
+CHANGE_APPLY = "change_apply"
+CHANGE_LOG_PRINT = "change_log_print"
+CHANGE_LOG_EXPORT = "change_log_export"
 
 LABELS = {
     LOGIN: _l("Log in"),
@@ -83,6 +111,32 @@ LABELS = {
     DOCUMENT_PRINT: _l("Print document"),
     FIXITY_CHECK: _l("Integrity check of stored files"),
     FIXITY_FAILURE: _l("Stored file failed its integrity check"),
+    SEARCH: _l("Search"),
+    SEARCH_REINDEX: _l("Rebuild search index"),
+    BORROW_APPLY: _l("Apply to borrow paper file"),
+    BORROW_APPROVE: _l("Approve loan"),
+    BORROW_REJECT: _l("Reject loan"),
+    BORROW_WITHDRAW: _l("Withdraw loan application"),
+    BORROW_LEND: _l("Lend paper file"),
+    BORROW_EXTEND_REQUEST: _l("Request loan extension"),
+    BORROW_EXTEND_APPROVE: _l("Approve loan extension"),
+    BORROW_EXTEND_REJECT: _l("Reject loan extension"),
+    BORROW_RETURN: _l("Return paper file"),
+    BORROW_REMIND: _l("Overdue loan reminder"),
+    BORROW_REGISTER_PRINT: _l("Print borrowing register"),
+    BORROW_REGISTER_EXPORT: _l("Export borrowing register"),
+    CALENDAR_CHANGE: _l("Change working-day calendar"),
+    QUERY_REQUEST: _l("Request query access"),
+    QUERY_APPROVE: _l("Approve query request"),
+    QUERY_REJECT: _l("Reject query request"),
+    QUERY_WITHDRAW: _l("Withdraw query request"),
+    CHANGE_REQUEST: _l("Propose archive change"),
+    CHANGE_APPROVE: _l("Approve archive change"),
+    CHANGE_REJECT: _l("Reject archive change"),
+    CHANGE_WITHDRAW: _l("Withdraw archive change"),
+    CHANGE_APPLY: _l("Apply archive change"),
+    CHANGE_LOG_PRINT: _l("Print change log"),
+    CHANGE_LOG_EXPORT: _l("Export change log"),
 }
 
 

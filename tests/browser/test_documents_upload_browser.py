@@ -63,7 +63,7 @@ def test_drag_and_drop_upload_with_progress(app, live_server, browser, make_arch
     assert "每个文件上限为 1.4 MB" in too_large.inner_text()
     page.select_option("select[name=doc_type]", "往来函件")
     page.fill("input[name=source]", "电子邮件")
-    page.screenshot(path=str(SCREENS / "upload-page.png"), full_page=True)
+    page.screenshot(path=str(SCREENS / "upload-page.png"), full_page=True, caret="initial")
 
     # watch the progress text while the XMLHttpRequest sends the files
     page.evaluate("""() => {
@@ -87,7 +87,7 @@ def test_drag_and_drop_upload_with_progress(app, live_server, browser, make_arch
     # the files sent leave the list; the one too large to send stays with its reason
     assert page.locator("#file-list li").count() == 1 and page.locator("#file-list li.too-large").count() == 1
     assert page.input_value("input[name=source]") == "电子邮件"  # the details stay
-    page.screenshot(path=str(SCREENS / "upload-outcomes.png"), full_page=True)
+    page.screenshot(path=str(SCREENS / "upload-outcomes.png"), full_page=True, caret="initial")
 
     page.click("text=转到档案的材料列表")
     page.wait_for_url(f"**/archives/{archive.id}*")
@@ -97,7 +97,7 @@ def test_drag_and_drop_upload_with_progress(app, live_server, browser, make_arch
     assert "浏览器上传测试有限公司-往来函件-" in section.inner_text()
     page.locator("#documents img.thumb").first.wait_for()
     assert page.locator("#documents img.thumb").first.evaluate("img => img.complete && img.naturalWidth > 0")
-    section.screenshot(path=str(SCREENS / "archive-documents.png"))
+    section.screenshot(path=str(SCREENS / "archive-documents.png"), caret="initial")
 
     section.locator("td.doc-name a", has_text="销售合同").click()
     page.wait_for_url("**/documents/*")
@@ -109,8 +109,8 @@ def test_drag_and_drop_upload_with_progress(app, live_server, browser, make_arch
     page.wait_for_url("**/documents/*")
     page.locator("#document-history .changes").wait_for()
     assert "2026年销售合同（签字版）" in page.locator("#document-history").inner_text()
-    page.screenshot(path=str(SCREENS / "document-detail.png"), full_page=True)
-    page.locator("#document-history").screenshot(path=str(SCREENS / "document-history.png"))
+    page.screenshot(path=str(SCREENS / "document-detail.png"), full_page=True, caret="initial")
+    page.locator("#document-history").screenshot(path=str(SCREENS / "document-history.png"), caret="initial")
     assert not errors, errors  # CSP violations and script errors show up here
 
 

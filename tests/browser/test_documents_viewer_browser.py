@@ -96,7 +96,7 @@ def _shot(page, name: str, full_page: bool = True) -> None:
     """Full-page shots resize the window, which leaves Chromium's PDF frame unpainted: PDF pages
     are shot as the window shows them."""
     SCREENS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENS / name), full_page=full_page)
+    page.screenshot(path=str(SCREENS / name), full_page=full_page, caret="initial")
 
 
 def _pdf_painted(page) -> None:

@@ -16,6 +16,9 @@ EVERYONE = frozenset(USERS)
 A_VIEWERS = frozenset({"archivist", "manager", "supervisor", "head_sales", "staff_sales"})
 REGISTER_READERS = frozenset({"archivist", "supervisor"})
 CREATORS = frozenset({"head_sales", "staff_sales", "head_marketing", "staff_marketing", "head_service"})
+HEADS = frozenset({"head_sales", "head_marketing", "head_service"})
+BORROWERS = EVERYONE - {"admin", "archivist"}  # the archivist lends, the administrator opens no archives
+LOAN_REGISTER_READERS = HEADS | {"archivist", "supervisor", "manager"}  # heads: their department's loans
 
 PUBLIC = "public"  # reachable without logging in
 # endpoint → (subject, users allowed). Everyone else must get 403 and a register entry.
@@ -62,9 +65,57 @@ POLICY: dict[str, tuple[str, frozenset | str]] = {
     "documents.download": ("DOC", A_VIEWERS),
     "documents.print_view": ("DOC", A_VIEWERS),
     "documents.thumbnail": ("DOC", A_VIEWERS),
+    # search: everyone who opens archives; hits are filtered per user (tests/search)
+    "search.index": ("-", EVERYONE - {"admin"}),
+    # borrowing 借阅 (issue 5). L = a loan of A applied for by staff_sales, awaiting head_sales.
+    # Deciders in the loan's chain who are not yet due (the archivist) get 409, not 403.
+    "borrowing.index": ("-", EVERYONE - {"admin"}),  # the archivist is sent to the desk
+    "borrowing.new": ("-", BORROWERS),
+    "borrowing.archive_search": ("-", BORROWERS),
+    "borrowing.show": ("L", frozenset({"staff_sales", "head_sales", "archivist", "manager", "supervisor"})),
+    "borrowing.approve": ("L", frozenset({"head_sales", "archivist"})),
+    "borrowing.reject": ("L", frozenset({"head_sales", "archivist"})),
+    "borrowing.withdraw": ("L", frozenset({"staff_sales"})),
+    "borrowing.lend": ("L", frozenset({"archivist"})),
+    "borrowing.extend": ("L", frozenset({"staff_sales"})),
+    "borrowing.check_in": ("L", frozenset({"archivist"})),
+    "borrowing.desk": ("-", frozenset({"archivist"})),
+    "borrowing.approvals": ("-", HEADS | {"manager"}),
+    "borrowing.register": ("-", LOAN_REGISTER_READERS),
+    "borrowing.register_print": ("-", LOAN_REGISTER_READERS),
+    "borrowing.register_export": ("-", LOAN_REGISTER_READERS),
+    # notifications: everyone has their own (another user's id changes nothing / is not found)
+    "notifications.index": ("-", EVERYONE),
+    "notifications.open_": ("-", EVERYONE),
+    "notifications.read": ("-", EVERYONE),
+    "notifications.read_all": ("-", EVERYONE),
+    "notifications.address": ("-", EVERYONE),
+    # query requests 查询申请, change requests 变更申请, the inbox 待办 (issue 5). Q = a pending query
+    # request of staff_marketing for A; C = a change of A's name (important) by staff_sales awaiting
+    # head_sales; CA = an approved change of A awaiting the archivist.
+    "requests.query_index": ("-", EVERYONE - {"admin"}),
+    "requests.query_new": ("-", EVERYONE - {"admin"}),
+    "requests.query_detail": ("Q", frozenset({"staff_marketing", "archivist", "manager", "supervisor"})),
+    "requests.query_approve": ("Q", frozenset({"archivist"})),
+    "requests.query_reject": ("Q", frozenset({"archivist"})),
+    "requests.query_withdraw": ("Q", frozenset({"staff_marketing"})),
+    "requests.settings": ("-", frozenset({"admin"})),
+    "requests.change_index": ("-", EVERYONE - {"admin"}),
+    "requests.change_print": ("-", EVERYONE - {"admin"}),
+    "requests.change_export": ("-", EVERYONE - {"admin"}),
+    "requests.change_new": ("A", frozenset({"staff_sales", "head_sales", "archivist"})),
+    # the customer-service head decides C's important field without opening A
+    "requests.change_detail": ("C", A_VIEWERS | {"head_service"}),
+    "requests.change_approve": ("C", frozenset({"head_sales"})),
+    "requests.change_reject": ("C", frozenset({"head_sales"})),
+    "requests.change_withdraw": ("C", frozenset({"staff_sales"})),
+    "requests.change_apply": ("CA", frozenset({"archivist"})),
+    "inbox.index": ("-", EVERYONE),
+    "inbox.count": ("-", EVERYONE),
 }
 # The administrator's start page is administration: the archive list sends them there (no list shown).
-REDIRECTED = {("admin", "archives.index"): "/admin/", ("admin", "archives.list_redirect"): "/"}
+REDIRECTED = {("admin", "archives.index"): "/admin/", ("admin", "archives.list_redirect"): "/",
+              ("admin", "search.index"): "/admin/"}
 ADMIN_ONLY_PREFIX = "admin."  # every admin.* endpoint: only the system administrator
 API_PREFIX = "api."  # bearer-token API, covered below and in tests/api
 
@@ -90,7 +141,9 @@ def subjects(make_archive, user):
     services.approve(Actor(user("head_sales")), a)
     services.file_archive(Actor(user("archivist")), a)
     doc = _document_of(a, user("staff_sales"))
+    loan = _loan_of(a, user)
     return {
+        "L": loan, **_requests_of(a, user),
         "doc": doc, "A": a, "D": make_archive(status="draft"), "S": make_archive(status="submitted"),
         "P": make_archive(status="approved"), "contact": contact,
     }
@@ -109,6 +162,43 @@ def _document_of(archive, author):
     scan.seek(0)
     return documents.upload(Actor(author, "127.0.0.1"), archive.id, scan, "权限测试.png",
                             documents.Details(doc_type="合同"))
+
+
+def _loan_of(archive, user):
+    """A loan of ``archive`` applied for by staff_sales, awaiting head_sales (issue 5)."""
+    from portal import workcal
+    from portal.actor import Actor
+    from portal.workflows import borrowing
+
+    pickup = workcal.today() if workcal.is_working_day(workcal.today()) else workcal.add_working_days(
+        workcal.today(), 1)
+    return borrowing.apply(Actor(user("staff_sales"), "127.0.0.1"), borrowing.Application(
+        archive_ids=[archive.id], purpose="权限测试", period_days=3, pickup_date=pickup))
+
+
+def _requests_of(archive, user) -> dict:
+    """Q, C and CA (see POLICY) through the real services (issue 5). Their evidence is a document
+    of its own: the customer-service head may open C's evidence, not DOC."""
+    import io
+
+    from PIL import Image
+
+    from portal.actor import Actor
+    from portal.documents import services as documents
+    from portal.workflows import change_requests, query_requests
+
+    scan = io.BytesIO()
+    Image.new("RGB", (50, 70), (210, 220, 230)).save(scan, format="PNG")
+    scan.seek(0)
+    doc = documents.upload(Actor(user("staff_sales"), "127.0.0.1"), archive.id, scan, "变更依据.png",
+                           documents.Details(doc_type="合同"))
+    q = query_requests.submit(Actor(user("staff_marketing")), purpose="权限测试", scope="all",
+                              period_days=2, archive_ref=archive.number)
+    c = change_requests.propose(Actor(user("staff_sales")), archive, {"name": "权限测试改名公司"}, "更名",
+                                doc.id)
+    ca = change_requests.propose(Actor(user("staff_sales")), archive, {"region": "权限测试区"}, "迁址", doc.id)
+    change_requests.approve(Actor(user("head_sales")), ca)
+    return {"Q": q, "C": c, "CA": ca}
 
 
 def _url(app, rule, subject, subjects, user):
@@ -138,6 +228,14 @@ def _url(app, rule, subject, subjects, user):
             values[arg] = subjects["A"].customer_type_id
         elif arg == "filename":
             values[arg] = "css/portal.css"
+        elif arg == "request_id":
+            values[arg] = subjects[subject].id  # Q, C, CA; the API's token check needs any id
+        elif arg == "loan_id":
+            values[arg] = subjects["L"].id if "L" in subjects else 1
+        elif arg in ("notification_id", "day_id"):
+            values[arg] = 1  # the user's own notification / an admin-only calendar entry
+        elif arg == "action" and rule.endpoint == "api.borrowing_action":
+            values[arg] = "approve"
         else:
             raise AssertionError(f"test_route_permissions: give a value for <{arg}> of {rule.rule}")
     with app.test_request_context():
