@@ -13,9 +13,9 @@ from portal.archives.models import (  # noqa: F401
 )
 from portal.auth.models import ApiToken, Department, LoginThrottle, User  # noqa: F401
 from portal.documents.models import ArchiveKey, Document, DocumentEvent, DocumentVersion  # noqa: F401
+from portal.notifications import Notification, NotificationAddress  # noqa: F401
 from portal.register.models import RegisterEntry, RegisterHead  # noqa: F401
 from portal.search.models import SearchOutbox  # noqa: F401
-from portal.notifications import Notification, NotificationAddress  # noqa: F401
 from portal.workcal import CalendarDay  # noqa: F401
 from portal.workflows.borrowing_models import Loan, LoanEvent, LoanItem, LoanReminder  # noqa: F401
 from portal.workflows.requests import ChangeItem, ChangeRequest, QueryRequest  # noqa: F401

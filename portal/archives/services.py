@@ -245,6 +245,12 @@ def delete_draft(actor: Actor, archive: Archive) -> None:
     begin_write(archive)
     if not perm.can_delete_draft(actor.user, archive):
         raise deny(actor, _l("Only an unfiled draft can be deleted, by its author or head."), archive, "delete")
+    from portal.documents.models import Document
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Document).where(Document.archive_id == archive.id)):
+        # Material once stored is on the register; it leaves only through destruction (SPEC §6).
+        raise InvalidState(_l("This draft already holds documents, so it cannot be deleted. Submit it, "
+                              "or ask the archivist to have the material destroyed under the destruction "
+                              "procedure."))
     record(actor, actions.ARCHIVE_DELETE, archive=archive, detail=archive.name)
     db.session.delete(archive)
     db.session.commit()
