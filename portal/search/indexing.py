@@ -382,9 +382,10 @@ def rebuild(app=None, batch: int = 500, procs: int | None = None, limitmb: int =
                     total_a = session.scalar(sa.select(sa.func.count()).select_from(Archive))
                     total_d = session.scalar(sa.select(sa.func.count()).select_from(Document))
                     for ids in _iter_batches(session, Archive, batch):
+                        subs = schema.subrecords_of(session, ids)
                         for archive in session.scalars(sa.select(Archive).where(Archive.id.in_(ids))):
                             if archive.id not in destroyed:
-                                writer.add_document(**schema.archive_entry(archive, session))
+                                writer.add_document(**schema.archive_entry(archive, session, subs[archive.id]))
                                 counts["archives"] += 1
                         session.expunge_all()
                         if progress:
