@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SEED = 20260601
-SEEDS_DIR = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "seeds"  # copies of ../shared/seeds
 TYPES = ("电商", "外贸", "本土", "协会", "个人")
 YEARS = tuple(range(2019, 2027))
 DOCS_PER_ARCHIVE = 4

@@ -6,7 +6,7 @@ import struct
 import zlib
 from pathlib import Path
 
-SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"  # copies of ../shared/seeds
 
 
 def seed_text(limit: int = 400) -> str:

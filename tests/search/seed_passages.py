@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"  # copies of ../shared/seeds
 
 # name → (seed file prefix, first characters, last characters) of a verbatim passage
 PASSAGES = {
@@ -44,7 +44,7 @@ PASSAGES = {
 @functools.cache
 def _seed(prefix: str) -> str:
     matches = sorted(SEEDS.glob(f"{prefix}_*.txt"))
-    assert matches, f"the search tests need the seed policies in {SEEDS} (../shared/seeds)"
+    assert matches, f"the search tests need the seed policies in {SEEDS}"
     return matches[0].read_text(encoding="utf-8")
 
 
