@@ -454,10 +454,29 @@ def _item_matches(item: Item, token_text: str) -> bool:
     return token_text.startswith(item.text) if item.prefix else token_text == item.text
 
 
+REGION = 800
+
+
+def _anchor(item: Item) -> str:
+    # a Latin word's stem may differ from the text in its ending, never in its first characters
+    return item.text if not item.text.isascii() else item.text[:3]
+
+
 def snippet(text: str, parsed: Parsed, width: int = 160) -> list[tuple[str, bool]]:
     """A window of ``text`` around the first matches, as (text, matched) parts."""
     text = " ".join(text.split())
-    spans = match_spans(text, parsed.positive)
+    spans = None
+    if len(text) > 4 * REGION:
+        # long text: tokenize only a region around the first place a clause's first token occurs
+        # (found by plain search in the folded text); the whole text only if that finds nothing
+        folded = fold(text)
+        hits = [p for items in parsed.positive if items and (p := folded.find(_anchor(items[0]))) >= 0]
+        if hits:
+            start = max(0, min(hits) - REGION // 4)
+            region = text[start:start + REGION]
+            spans = [(s + start, e + start) for s, e in match_spans(region, parsed.positive)] or None
+    if spans is None:
+        spans = match_spans(text, parsed.positive)
     if not spans:
         cut = text[:width]
         return [(cut + ("…" if len(text) > width else ""), False)] if cut else []
