@@ -60,6 +60,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from portal.search import indexing
     indexing.install()
+    from portal import jobs
+    jobs.install()  # background jobs: dispatched after the commit that enqueued them (issue 4)
 
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -107,6 +109,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(requests_bp)
     app.register_blueprint(inbox_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: CSRF does not apply
+    from portal.intake.views import bp as intake_bp  # scan intake (issue 4)
+    app.register_blueprint(intake_bp)
     app.register_blueprint(api_bp)
 
 

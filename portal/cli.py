@@ -18,7 +18,12 @@ def _create_app():
     from portal import create_app
     # Commands run no index-writer thread: what they change is indexed at their end (demo,
     # reindex) or by the server's writer, which polls the outbox.
-    return create_app({"SEARCH_WRITER": "manual"})
+    app = create_app({"SEARCH_WRITER": "manual"})
+    if app.config.get("JOBS_RUNNER") == "thread":
+        # Nor a job-runner thread (it would die with the command): jobs a command enqueues are
+        # run by the server's runner threads or `portal worker`, which poll the database.
+        app.config["JOBS_RUNNER"] = "external"
+    return app
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
@@ -30,8 +35,11 @@ def main():
 def register_cli(app) -> None:
     """Commands are attached to the app so ``flask --app portal`` sees them too."""
     for command in (init_command, demo_command, run_command, user_group, token_group, register_group,
-                    verify_command, reindex_command, remind_command):
+                    verify_command, reindex_command, remind_command, intake_group):
         app.cli.add_command(command)
+    from portal.jobs.cli import jobs_group, worker_command  # background jobs (issue 4)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(jobs_group)
 
 
 @click.command("init")
@@ -69,6 +77,12 @@ def demo_command(archives: int):
 
     summary = load_demo(archives=archives, password=current_app.config["DEMO_PASSWORD"])
     click.echo(summary)
+    from portal import jobs
+    from portal.demo_intake import create_demo_intake
+    if create_demo_intake():
+        click.echo("Scan intake: a scanned batch with a cover sheet and a letter without archive number "
+                   "sent; reading them (OCR) …")
+        jobs.run_pending(current_app._get_current_object())
     from portal.search import indexing
     indexing.drain()  # builds the index when there is none yet
     click.echo("Search index up to date.")
@@ -86,6 +100,8 @@ def run_command(host: str, port: int, workers: int, dev: bool):
         from portal.search.indexing import worker
         app = create_app()
         worker(app).wake()
+        from portal import jobs
+        jobs.start(app)
         app.run(host=host, port=port, debug=True)
         return
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
@@ -291,3 +307,55 @@ def remind_command():
     count = send_reminders(Actor(None, "cli", "cli"))
     click.echo(f"{len(overdue_loans())} overdue loan(s); {count} reminded now "
                f"(the others were reminded earlier today).")
+
+
+@click.group("intake")
+def intake_group():
+    """Scan intake: the watched folder."""
+
+
+@intake_group.command("watch")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=str))
+@click.option("--as", "username", required=True, envvar="PORTAL_INTAKE_WATCH_USER",
+              help="The user the files are received for (their permissions apply; e.g. the archivist).")
+@click.option("--archive", default=None, help="Archive number for every file (else cover sheets or the queue decide).")
+@click.option("--type", "doc_type", default="", help="Document type for every file.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between scans of the folder.")
+@click.option("--once", is_flag=True, help="Scan until the folder is quiet, then exit (for cron and tests).")
+@with_appcontext
+def intake_watch(folder: str, username: str, archive: str | None, doc_type: str, interval: float, once: bool):
+    """Take files a scanner drops into FOLDER into intake, once they are completely written; move
+    them to FOLDER/done or FOLDER/failed (with a .reason.txt) afterwards."""
+    from portal.auth.models import User
+    from portal.extensions import db
+    from portal.intake.watch import Watcher
+
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.active:
+        raise click.ClickException(f"no active user {username!r}")
+    watcher = Watcher(folder, user.id, archive=archive, doc_type=doc_type)
+
+    def report(outcome) -> None:
+        if outcome.item_id:
+            click.echo(f"{outcome.name}: intake item {outcome.item_id} → {outcome.moved_to}")
+        else:
+            click.echo(f"{outcome.name}: refused: {outcome.error} → {outcome.moved_to}", err=True)
+
+    if not once:
+        click.echo(f"watching {folder} for {username} (Ctrl-C stops)")
+        try:
+            watcher.run(interval=interval, on_outcome=report)
+        except KeyboardInterrupt:
+            pass
+        return
+    watcher.recover()
+    deadline = time.monotonic() + 300
+    while True:
+        for outcome in watcher.scan_once():
+            report(outcome)
+        db.session.remove()
+        if not watcher.seen:  # nothing left that could still be taken
+            return
+        if time.monotonic() > deadline:
+            raise click.ClickException("files still changing after 5 minutes: " + ", ".join(sorted(watcher.seen)))
+        time.sleep(min(interval, 0.3))

@@ -75,6 +75,31 @@ DEFAULTS: dict[str, object] = {
     "SEARCH_WRITER_PROCS": 1,
     "SEARCH_POLL_SECONDS": 5,
     "SEARCH_STALL_SECONDS": 300,  # /healthz reports the index stalled when a change waits longer
+    # Background jobs (portal.jobs): where they run ("thread": daemon threads in each portal
+    # process; "external": only `portal worker` processes; "sync": right after the enqueuing
+    # commit; "manual": only run_pending(), tests), the modules whose @jobs.handler functions the
+    # runners import, threads per portal process or worker (OCR is CPU-heavy: 1 on 2 cores),
+    # how often runners look for due jobs, how long a running job's lease lasts without renewal
+    # (renewed every third of it while its process lives; a killed worker's job is resumed after
+    # it), and after how long /healthz calls a waiting or silent job stalled.
+    "JOBS_RUNNER": "thread",
+    "JOBS_MODULES": ["portal.intake.processing"],  # modules whose @jobs.handler functions the runners know
+    "JOBS_THREADS": 1,
+    "JOBS_POLL_SECONDS": 2,
+    "JOBS_LEASE_SECONDS": 60,
+    "JOBS_STALL_SECONDS": 300,
+    # Redis (e.g. redis://127.0.0.1:6379/0): when set, job ids are delivered through the RQ queue
+    # JOBS_QUEUE to `portal worker` processes on any machine; the database keeps the jobs' state.
+    "REDIS_URL": None,
+    "JOBS_QUEUE": "portal-jobs",
+    # Scan intake (portal.intake): limits per received file (a file over them is refused and kept
+    # for the archivist to decide), the OCR engine ("rapidocr", or "tesseract" when installed) and
+    # the resolution scans are read at.
+    "INTAKE_MAX_BYTES": None,  # DOCUMENT_MAX_BYTES when unset
+    "INTAKE_MAX_PAGES": 500,
+    "INTAKE_MAX_PAGE_PIXELS": 40_000_000,  # an A3 page at 300 dpi is 17 million, A4 at 600 dpi 35
+    "OCR_ENGINE": "rapidocr",
+    "OCR_DPI": 300,
 }
 
 # Environment variables read as PORTAL_<NAME>; the value is JSON when it parses as JSON.
@@ -116,6 +141,19 @@ ENV_NAMES = {
     "SEARCH_WRITER": "SEARCH_WRITER",
     "SEARCH_COUNT_BUDGET": "SEARCH_COUNT_BUDGET",
     "SEARCH_WRITER_PROCS": "SEARCH_WRITER_PROCS",
+    "JOBS_RUNNER": "JOBS_RUNNER",
+    "JOBS_MODULES": "JOBS_MODULES",  # a JSON list or comma-separated module names
+    "JOBS_THREADS": "JOBS_THREADS",
+    "JOBS_POLL_SECONDS": "JOBS_POLL_SECONDS",
+    "JOBS_LEASE_SECONDS": "JOBS_LEASE_SECONDS",
+    "JOBS_STALL_SECONDS": "JOBS_STALL_SECONDS",
+    "REDIS_URL": "REDIS_URL",
+    "JOBS_QUEUE": "JOBS_QUEUE",
+    "INTAKE_MAX_BYTES": "INTAKE_MAX_BYTES",
+    "INTAKE_MAX_PAGES": "INTAKE_MAX_PAGES",
+    "INTAKE_MAX_PAGE_PIXELS": "INTAKE_MAX_PAGE_PIXELS",
+    "OCR_ENGINE": "OCR_ENGINE",
+    "OCR_DPI": "OCR_DPI",
 }
 
 
@@ -137,7 +175,7 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict[str, obj
         elif key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "DEMO_PASSWORD", "STORAGE_DIR",
                      "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET", "S3_REGION",
                      "MASTER_KEY", "WATERMARK_FONT", "SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD",
-                     "SMTP_FROM", "SMTP_DOMAIN", "PUBLIC_URL"):
+                     "SMTP_FROM", "SMTP_DOMAIN", "PUBLIC_URL", "JOBS_RUNNER", "REDIS_URL", "JOBS_QUEUE"):
             value = raw
         found[key] = value
     return found

@@ -27,6 +27,7 @@ def component_states() -> dict[str, dict]:
     states["translations"] = {"ok": bool(current_app.extensions.get("babel"))}
     states["store"] = _store_state()
     states["search"] = _search_state()
+    states["jobs"] = _jobs_state()
     return states
 
 
@@ -54,6 +55,17 @@ def _search_state() -> dict:
         return indexing.health()
     except Exception as exc:  # noqa: BLE001 - report any failure as a state
         log.warning("search health check failed: %r", exc)
+        return {"ok": False, "error": exc.__class__.__name__}
+
+
+def _jobs_state() -> dict:
+    """Background jobs: counts per state, the oldest waiting job, jobs of dead workers, Redis."""
+    try:
+        from portal import jobs
+        return jobs.health()
+    except Exception as exc:  # noqa: BLE001 - report any failure as a state
+        db.session.rollback()
+        log.warning("jobs health check failed: %r", exc)
         return {"ok": False, "error": exc.__class__.__name__}
 
 

@@ -13,6 +13,8 @@ from portal.archives.models import (  # noqa: F401
 )
 from portal.auth.models import ApiToken, Department, LoginThrottle, User  # noqa: F401
 from portal.documents.models import ArchiveKey, Document, DocumentEvent, DocumentVersion  # noqa: F401
+from portal.intake.models import IntakeItem, IntakePage  # noqa: F401
+from portal.jobs.models import Job  # noqa: F401
 from portal.notifications import Notification, NotificationAddress  # noqa: F401
 from portal.register.models import RegisterEntry, RegisterHead  # noqa: F401
 from portal.search.models import SearchOutbox  # noqa: F401

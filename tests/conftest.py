@@ -120,6 +120,7 @@ def store_config():
 @pytest.fixture
 def app(database_url, tmp_path, store_config):
     app = create_app({
+        "JOBS_RUNNER": "manual",  # tests run jobs with portal.jobs.run_pending (or ask for "sync")
         **store_config,
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,

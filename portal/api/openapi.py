@@ -184,6 +184,7 @@ def _schemas() -> dict:
         **_document_schemas(),
         **_search_schemas(),
         **_borrowing_schemas(),
+        **_intake_schemas(),
     }
 
 
@@ -496,6 +497,19 @@ def _workflow_request_paths() -> dict:
     return openapi_paths(ERRORS, _error)
 
 
+def _intake_schemas() -> dict:
+    from portal.api.intake import openapi_schemas
+
+    return openapi_schemas()
+
+
+def _intake_paths() -> dict:
+    """Scan intake (issue 4): described beside its routes."""
+    from portal.api.intake import openapi_paths
+
+    return openapi_paths(ERRORS, _error)
+
+
 def document(server_url: str = "") -> dict:
     """The OpenAPI document (a fresh dict: labels follow the request's language)."""
     ok_json = {"application/json": {}}
@@ -573,6 +587,7 @@ def document(server_url: str = "") -> dict:
             **_document_paths(),
             **_workflow_request_paths(),
             **_borrowing_paths(),
+            **_intake_paths(),
             **_search_paths(),
             "/register": {
                 "get": {

@@ -370,5 +370,6 @@ def openapi():
 
 
 from portal.api import borrowings as _borrowings  # noqa: E402,F401  (loans of paper files, issue 5)
+from portal.api import intake as _intake  # noqa: E402,F401  (scan intake, issue 4)
 from portal.api import search as _search  # noqa: E402,F401  (GET /api/v1/search on ``bp``, issue 6)
 from portal.api import workflow_requests as _workflow_requests  # noqa: E402,F401  (query/change requests, issue 5)

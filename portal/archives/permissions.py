@@ -241,3 +241,31 @@ def can_read_register(user: User | None) -> bool:
 
 def is_admin(user: User | None) -> bool:
     return bool(user and user.is_authenticated and user.role == roles.ADMIN)
+
+
+# --- scan intake (issue 4) ----------------------------------------------------------------------
+
+INTAKE_ROLES = frozenset({roles.STAFF, roles.DEPT_HEAD, roles.ARCHIVIST})
+
+
+def can_use_intake(user: User | None) -> bool:
+    """Those who add material to archives may send files to intake (scans, batches)."""
+    return bool(user and user.is_authenticated and user.active and user.role in INTAKE_ROLES)
+
+
+def can_manage_intake(user: User | None) -> bool:
+    """The archivist sees every intake item and works the queue of unroutable ones."""
+    return bool(user and user.is_authenticated and user.active and user.role == roles.ARCHIVIST)
+
+
+def can_see_intake_item(user: User | None, item) -> bool:
+    """An item (its pages' text, its original) is seen by its sender and by the archivist."""
+    if not can_use_intake(user):
+        return False
+    return can_manage_intake(user) or item.root.created_by_id == user.id
+
+
+def can_decide_intake_item(user: User | None, item) -> bool:
+    """Assigning, rejecting or retrying an item: its sender or the archivist (the filing itself is
+    then checked against the archive with ``can_upload``)."""
+    return can_see_intake_item(user, item)

@@ -14,9 +14,10 @@ from portal.models_base import utcnow
 
 # Text status of a version: where its searchable text stands.
 TEXT_EXTRACTED = "extracted"  # text layer / document text read on upload
-TEXT_NONE = "none"  # nothing to read: an image or a PDF without a text layer (OCR: scan-intake issue)
+TEXT_NONE = "none"  # nothing to read: an image or a PDF without a text layer (OCR: scan intake)
 TEXT_FAILED = "failed"
-TEXT_STATUSES = (TEXT_EXTRACTED, TEXT_NONE, TEXT_FAILED)
+TEXT_OCR = "ocr"  # recognised from page images by scan intake (portal.intake), some pages at least
+TEXT_STATUSES = (TEXT_EXTRACTED, TEXT_NONE, TEXT_FAILED, TEXT_OCR)
 
 
 class ArchiveKey(db.Model):

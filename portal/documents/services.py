@@ -43,7 +43,7 @@ from portal.auth import roles
 from portal.dbsetup import begin_write
 from portal.documents import filetypes
 from portal.documents.inspect import Inspection, Limits, Unacceptable, inspect
-from portal.documents.models import ArchiveKey, Document, DocumentEvent, DocumentVersion
+from portal.documents.models import TEXT_EXTRACTED, ArchiveKey, Document, DocumentEvent, DocumentVersion
 from portal.errors import Conflict, NotFound, PortalError, ValidationFailed
 from portal.extensions import db
 from portal.register import actions
@@ -342,7 +342,18 @@ def _refuse_upload(actor: Actor, archive_id: int, filename: str, exc: Exception,
         log.exception("could not register a failed upload")
 
 
-def upload(actor: Actor, archive_ident, fileobj, filename: str | None, details: Details) -> Document:
+@dataclass
+class Reading:
+    """Text read from a file elsewhere (scan intake: text layers and OCR, pages joined by form
+    feeds), used instead of what the upload's own inspection found."""
+
+    text: str
+    status: str
+    note: str = ""
+
+
+def upload(actor: Actor, archive_ident, fileobj, filename: str | None, details: Details, *,
+           reading: Reading | None = None) -> Document:
     """Store one file as a new document of the archive. Raises with a user-facing message."""
     user = actor.user
     archive = get_archive(archive_ident)
@@ -355,6 +366,11 @@ def upload(actor: Actor, archive_ident, fileobj, filename: str | None, details: 
     name = filetypes.clean_filename(filename)
     try:
         prepared = prepare(fileobj, filename)
+        if reading is not None and (reading.text.replace("\f", "").strip()
+                                    or prepared.inspection.text_status != TEXT_EXTRACTED):
+            prepared.inspection.text = reading.text
+            prepared.inspection.text_status = reading.status
+            prepared.inspection.text_note = reading.note
         duplicate = find_duplicate(archive_id, prepared.sha256)
         if duplicate is not None:
             raise _duplicate(actor.user, name, duplicate)
@@ -825,7 +841,27 @@ def verify_store(*, contents: bool = True, batch: int = 200, progress=None) -> V
         last_id = rows[-1].id
         db.session.rollback()  # end the read snapshot between batches
     _find_orphans(s, report, batch)
+    _check_intake(s, report)
     return report
+
+
+def _check_intake(s, report: VerifyReport) -> None:
+    """Files received by scan intake and not yet filed: present, and nothing else under intake/."""
+    from portal.intake.models import IntakeItem
+
+    kept = {(key, version): item_id for item_id, key, version in db.session.execute(
+        sa.select(IntakeItem.id, IntakeItem.staged_key, IntakeItem.staged_version)
+        .where(IntakeItem.staged_key.is_not(None)))}
+    seen = set()
+    for obj in s.list_versions("intake/"):
+        if (obj.key, obj.version_id) in kept:
+            seen.add((obj.key, obj.version_id))
+        else:
+            report.orphaned.append(f"{obj.key}@{obj.version_id} ({obj.size} bytes)")
+    for (key, version), item_id in kept.items():
+        if (key, version) not in seen:
+            report.missing.append(f"intake item {item_id} ({key}@{version})")
+    db.session.rollback()
 
 
 def _find_orphans(s, report: VerifyReport, batch: int) -> None:

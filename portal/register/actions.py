@@ -70,6 +70,18 @@ CHANGE_WITHDRAW = "change_withdraw"
 CHANGE_APPLY = "change_apply"
 CHANGE_LOG_PRINT = "change_log_print"
 CHANGE_LOG_EXPORT = "change_log_export"
+# scan intake 扫描收件 (issue 4)
+INTAKE_RECEIVE = "intake_receive"
+INTAKE_SPLIT = "intake_split"
+INTAKE_FILE = "intake_file"
+INTAKE_QUEUE = "intake_queue"
+INTAKE_ASSIGN = "intake_assign"
+INTAKE_REJECT = "intake_reject"
+INTAKE_RETRY = "intake_retry"
+INTAKE_REFUSE = "intake_refuse"
+INTAKE_FAIL = "intake_fail"
+INTAKE_DOWNLOAD = "intake_download"
+COVER_SHEET_PRINT = "cover_sheet_print"
 
 LABELS = {
     LOGIN: _l("Log in"),
@@ -137,6 +149,17 @@ LABELS = {
     CHANGE_APPLY: _l("Apply archive change"),
     CHANGE_LOG_PRINT: _l("Print change log"),
     CHANGE_LOG_EXPORT: _l("Export change log"),
+    INTAKE_RECEIVE: _l("Intake: file received"),
+    INTAKE_SPLIT: _l("Intake: batch split at cover sheets"),
+    INTAKE_FILE: _l("Intake: filed as a document"),
+    INTAKE_QUEUE: _l("Intake: waiting for assignment"),
+    INTAKE_ASSIGN: _l("Intake: assigned"),
+    INTAKE_REJECT: _l("Intake: rejected"),
+    INTAKE_RETRY: _l("Intake: retried"),
+    INTAKE_REFUSE: _l("Intake: file refused"),
+    INTAKE_FAIL: _l("Intake: processing failed"),
+    INTAKE_DOWNLOAD: _l("Intake: original downloaded"),
+    COVER_SHEET_PRINT: _l("Cover sheet printed"),
 }
 
 

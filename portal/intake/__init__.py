@@ -1,0 +1,1 @@
+"""Scan intake: pages of scanned files, OCR, cover sheets (issue 4)."""
