@@ -225,3 +225,17 @@ def make_archive(app, user):
         return archive
 
     return _make
+
+
+@pytest.fixture
+def find(app, user):
+    """``find("staff_sales", "客户档案", **filters)`` → SearchResults, through the search service
+    (index written only where the test folder runs the writer, e.g. tests/search, tests/intake)."""
+    from portal.actor import Actor
+    from portal.search import services
+
+    def _find(by, q, **filters):
+        args = {"q": q, **{k: str(v) for k, v in filters.items()}}
+        return services.search(Actor(user(by), "127.0.0.1"), services.SearchRequest.from_args(args))
+
+    return _find

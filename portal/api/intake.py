@@ -11,7 +11,15 @@ from __future__ import annotations
 from flask import jsonify, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from portal.api.views import MAX_PER_PAGE, _document_errors, _positive, api_actor, bp, error
+from portal.api.views import (
+    MAX_PER_PAGE,
+    _document_errors,
+    _positive,
+    api_actor,
+    bp,
+    check_upload_fields,
+    error,
+)
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.intake import services
@@ -35,13 +43,7 @@ def intake_receive():
     """Take one file into intake; 202 with the item (processing follows in the background)."""
     actor = api_actor()
     db.session.commit()  # no database lock while the body arrives
-    if "file" in request.form:
-        raise ValidationFailed(_l("Send the file as a file part named “file” (multipart/form-data "
-                                  "with a filename), not as a text field."), field="file")
-    unknown = sorted(set(request.form) - set(FIELDS))
-    if unknown:
-        raise ValidationFailed(_l("Unknown field “%(name)s”. Accepted fields: %(fields)s.",
-                                  name=unknown[0], fields=", ".join(("file", *FIELDS))), field=unknown[0])
+    check_upload_fields(FIELDS)
     files = request.files.getlist("file")
     if len(files) != 1 or not files[0].filename:
         raise ValidationFailed(_l("Attach exactly one file in the multipart field “file”."), field="file")

@@ -253,16 +253,21 @@ def _document_errors(view):
     return wrapper
 
 
-def _upload_details() -> documents.Details:
-    """The form fields of an upload as Details (format checked here, meaning by the service)."""
+def check_upload_fields(accepted: tuple[str, ...]) -> None:
+    """A multipart upload carries its file as a file part ``file`` and only ``accepted`` fields."""
     if "file" in request.form:
         raise ValidationFailed(_l("Send the file as a file part named “file” (multipart/form-data "
                                   "with a filename), not as a text field."), field="file")
-    unknown = sorted(set(request.form) - set(UPLOAD_FIELDS))
+    unknown = sorted(set(request.form) - set(accepted))
     if unknown:
         raise ValidationFailed(_l("Unknown field “%(name)s”. Accepted fields: %(fields)s.",
-                                  name=unknown[0], fields=", ".join(("file", *UPLOAD_FIELDS))),
+                                  name=unknown[0], fields=", ".join(("file", *accepted))),
                                field=unknown[0])
+
+
+def _upload_details() -> documents.Details:
+    """The form fields of an upload as Details (format checked here, meaning by the service)."""
+    check_upload_fields(UPLOAD_FIELDS)
     details = documents.Details.from_mapping(request.form)
     if details.sensitivity is not None and details.sensitivity not in roles.LEVELS:
         raise ValidationFailed(_l("Choose a sensitivity level: 1 (secret), 2 (internal) or 3 (public)."),

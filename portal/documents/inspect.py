@@ -68,7 +68,9 @@ def inspect(stream, media_type: str, size: int, limits: Limits | None = None) ->
 
 # --- PDF --------------------------------------------------------------------------------------
 
-def _pdf(stream, size: int, limits: Limits) -> Inspection:
+def open_pdf(stream, size: int):
+    """pypdf's reader of a PDF stream, decrypted when only an owner password is set, and its page
+    count; Unacceptable for incomplete, damaged, password-protected and page-less files."""
     from pypdf import PdfReader
 
     tail_len = min(size, 2048)
@@ -91,8 +93,7 @@ def _pdf(stream, size: int, limits: Limits) -> Inspection:
                     raise Unacceptable(_l("The PDF is protected by a password, so the portal could "
                                           "not check or index it. Please upload a copy without a "
                                           "password."))
-            pages = reader.pages
-            page_count = len(pages)
+            page_count = len(reader.pages)
     except Unacceptable:
         raise
     except RecursionError as exc:
@@ -103,6 +104,12 @@ def _pdf(stream, size: int, limits: Limits) -> Inspection:
                               problem=_short(exc))) from exc
     if page_count == 0:
         raise Unacceptable(_l("The PDF has no pages."))
+    return reader, page_count
+
+
+def _pdf(stream, size: int, limits: Limits) -> Inspection:
+    reader, page_count = open_pdf(stream, size)
+    pages = reader.pages
     result = Inspection(page_count=page_count)
     texts, scanned, failed = [], 0, 0
     total = 0

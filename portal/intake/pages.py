@@ -28,6 +28,7 @@ from portal.documents.inspect import (
     _forget_objects,
     _short,
     _tidy,
+    open_pdf,
     pdfium_lock,
 )
 
@@ -104,41 +105,8 @@ def build_part(path, media_type: str, numbers: list[int], out_path, *, dpi: int 
 def _pdf_reader(path):
     """pypdf's reader of the file, decrypted when only an owner password is set; Unacceptable
     for damaged, incomplete and password-protected files."""
-    from pypdf import PdfReader
-
     with open(path, "rb") as file:
-        try:
-            size = os.fstat(file.fileno()).st_size
-            tail = min(size, 2048)
-            file.seek(size - tail)
-            if b"%%EOF" not in file.read(tail):
-                raise Unacceptable(_l("The PDF is incomplete (it ends before its last line, %%EOF): the "
-                                      "upload or the scan was probably cut off. Please upload the whole file."))
-            file.seek(0)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                logging.getLogger("pypdf").setLevel(logging.ERROR)
-                reader = PdfReader(file, strict=False)
-                if reader.is_encrypted:
-                    try:
-                        opened = reader.decrypt("")
-                    except Exception:  # noqa: BLE001 (unknown or broken encryption)
-                        opened = 0
-                    if not opened:
-                        raise Unacceptable(_l("The PDF is protected by a password, so the portal could "
-                                              "not check or index it. Please upload a copy without a "
-                                              "password."))
-                pages = len(reader.pages)
-        except Unacceptable:
-            raise
-        except RecursionError as exc:
-            raise Unacceptable(_l("The PDF is damaged and cannot be read (%(problem)s).",
-                                  problem="object nesting too deep")) from exc
-        except Exception as exc:  # noqa: BLE001 (pypdf raises many kinds on broken files)
-            raise Unacceptable(_l("The PDF is damaged and cannot be read (%(problem)s).",
-                                  problem=_short(exc))) from exc
-        if pages == 0:
-            raise Unacceptable(_l("The PDF has no pages."))
+        reader, _pages = open_pdf(file, os.fstat(file.fileno()).st_size)
         yield reader
 
 

@@ -57,18 +57,6 @@ def item_of(app):
 
 
 @pytest.fixture
-def find(app, user):
-    from portal.actor import Actor
-    from portal.search import services
-
-    def _find(by, q, **filters):
-        args = {"q": q, **{k: str(v) for k, v in filters.items()}}
-        return services.search(Actor(user(by), "127.0.0.1"), services.SearchRequest.from_args(args))
-
-    return _find
-
-
-@pytest.fixture
 def filed(make_archive):
     """A filed archive of 销售部 (staff_sales is its author), with its number."""
     def _filed(**fields):

@@ -28,16 +28,3 @@ def upload(app, user):
                                services.Details(**details))
 
     return _upload
-
-
-@pytest.fixture
-def find(app, user):
-    """``find("staff_sales", "客户档案", **filters)`` → SearchResults, through the service."""
-    from portal.actor import Actor
-    from portal.search import services
-
-    def _find(by, q, **filters):
-        args = {"q": q, **{k: str(v) for k, v in filters.items()}}
-        return services.search(Actor(user(by), "127.0.0.1"), services.SearchRequest.from_args(args))
-
-    return _find
