@@ -24,12 +24,15 @@
    (``index_state``) and the process's peak memory.
 4. **Live writer.** ``--commits`` (1,000) transactions that each add one document, with
    ``SEARCH_WRITER="sync"`` (the writer runs right after each commit): the time of each ``drain``
-   (one Whoosh commit), documents per second, and the first query after a commit (a new searcher
-   and its id map). Then the 50 queries once more, on the index the writer left.
+   (one Whoosh commit), documents per second, and the first query after a commit (a new searcher,
+   the new segments' uid columns, the allowed set brought up to date). Then the 50 queries once
+   more, on the index the writer left.
 
 Prints a table; JSON goes to ``bench/results/search.json`` (git-ignored). ``--keep`` keeps the
-instance folder (``--instance DIR`` reuses it and skips the loading). Never a timed assertion:
-the figures are for the README.
+instance folder (``--instance DIR`` reuses it and skips the loading). With a kept instance,
+``--skip-reindex`` searches the index it has (queries alone take about a minute at 100,000) and
+``--commits 0`` skips the live writer (which adds documents to the instance). Never a timed
+assertion: the figures are for the README.
 """
 from __future__ import annotations
 
@@ -292,23 +295,27 @@ def phase_queries(instance: Path, runs: int) -> dict:
             return services.search(Actor(user, "bench"), services.SearchRequest(q=q), register=False).total
 
         health_ms = [(time.perf_counter() - t0) * 1000]
-        t = time.perf_counter()
-        run(QUERIES[0][1])
-        first_open = (time.perf_counter() - t) * 1000
+        load = [round(os.getloadavg()[0], 1)]
+        t, c = time.perf_counter(), time.thread_time()
+        run(QUERIES[0][1])  # a new searcher, the segments' uid columns, the user's allowed set
+        first_open, first_cpu = (time.perf_counter() - t) * 1000, (time.thread_time() - c) * 1000
         warm = one_pass(run)
         passes = [one_pass(run) for _ in range(runs)]
         page_passes = [one_pass(page) for _ in range(max(1, runs))]
+        load.append(round(os.getloadavg()[0], 1))
         for _ in range(2):
             t = time.perf_counter()
             indexing.index_state(app)
             health_ms.append((time.perf_counter() - t) * 1000)
     per_query = [statistics.median(p[0][i] for p in passes) for i in range(len(QUERIES))]
+    per_query_cpu = [statistics.median(p[1][i] for p in passes) for i in range(len(QUERIES))]
     return {
         "state": state, "allowed_entries": allowed, "first_query_ms": round(first_open, 1),
+        "first_query_cpu_ms": round(first_cpu, 1), "load_avg": load,
         "health_check_ms": round(statistics.median(health_ms), 1),
         "run": _summary(passes), "page": _summary(page_passes),
-        "queries": [{"category": c, "q": q, "total": warm[2][i], "ms": round(per_query[i], 1)}
-                    for i, (c, q) in enumerate(QUERIES)],
+        "queries": [{"category": c, "q": q, "total": warm[2][i], "ms": round(per_query[i], 1),
+                     "cpu_ms": round(per_query_cpu[i], 1)} for i, (c, q) in enumerate(QUERIES)],
         "rss_mb": round(_status_mb("VmRSS")), "hwm_mb": round(_status_mb("VmHWM")),
     }
 
@@ -348,7 +355,8 @@ def phase_writer(instance: Path, commits: int, n: int) -> dict:
         user = db.session.scalar(sa.select(User).filter_by(username=USER))
         archivist = db.session.scalar(sa.select(User.id).filter_by(username="archivist"))
         archive_count = db.session.scalar(sa.text("SELECT count(*) FROM archive"))
-        after_commit_ms = []
+        n = max(n, db.session.scalar(sa.select(sa.func.max(Document.id))) or 0)  # a re-run adds after it
+        after_commit_ms, after_commit_cpu = [], []
         t0 = time.perf_counter()
         for i in range(1, commits + 1):
             doc = corpus.make_doc(n + i)
@@ -363,9 +371,10 @@ def phase_writer(instance: Path, commits: int, n: int) -> dict:
             db.session.add(document)
             db.session.commit()  # the writer runs here (sync)
             if i % 100 == 0:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.thread_time()
                 services.run(user, services.SearchRequest(q="客户档案"))
                 after_commit_ms.append((time.perf_counter() - t) * 1000)
+                after_commit_cpu.append((time.thread_time() - c) * 1000)
                 db.session.rollback()
                 log(f"  live writer: {i} commits")
         wall = time.perf_counter() - t0
@@ -381,6 +390,8 @@ def phase_writer(instance: Path, commits: int, n: int) -> dict:
             "drain_max_ms": round(max(ms), 1), "drains_over_1s": len(slow),
             "drain_s_over_1s": round(sum(slow) / 1000, 1), "drain_s_total": round(sum(ms) / 1000, 1),
             "first_query_after_commit_ms": round(statistics.median(after_commit_ms), 1) if after_commit_ms else None,
+            "first_query_after_commit_cpu_ms": (round(statistics.median(after_commit_cpu), 1)
+                                                if after_commit_cpu else None),
             "index_mb": round(_dir_mb(current), 1), "index_files": len(list(current.iterdir()))}
 
 
@@ -413,40 +424,52 @@ def machine() -> dict:
 
 
 def report(result: dict) -> None:
-    d, r, q, w = result["data"], result["reindex"], result["queries"], result["writer"]
+    d, r, q, w = result["data"], result.get("reindex"), result["queries"], result.get("writer")
     print(f"\nSearch benchmark — {d['documents']:,} documents in {d['archives']:,} archives "
           f"({d['characters'] / 1e6:.1f} M characters, database {d['database_mb']} MB); "
           f"{result['machine']['cpus']} CPUs, load {result['load_avg']}")
     print("\n| step | figure | aim |\n|---|---|---|")
-    print(f"| `portal {r['command']}` | {r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} s CPU, "
-          f"index {r['index_mb']:.0f} MB ({r['index_files']} files) | < 15 min |")
-    print(f"| reindex peak memory | {r['peak_rss_tree_mb']} MB process tree ({r['processes']} processes), "
-          f"largest process {r['peak_rss_single_mb']} MB | < 1 GB |")
+    if r:
+        print(f"| `portal {r['command']}` | {r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} s CPU, "
+              f"index {r['index_mb']:.0f} MB ({r['index_files']} files) | < 15 min |")
+        print(f"| reindex peak memory | {r['peak_rss_tree_mb']} MB process tree ({r['processes']} processes), "
+              f"largest process {r['peak_rss_single_mb']} MB | < 1 GB |")
+    else:
+        print("| `portal reindex` | not run (`--skip-reindex`) | < 15 min |")
     for key, label in (("run", "queries, `services.run`"), ("page", "results page, `services.search`")):
         s = q[key]
         print(f"| {label} ({q['allowed_entries']:,} entries allowed) | p50 {s['p50_ms']} ms, "
               f"p95 **{s['p95_ms']} ms**, max {s['max_ms']} ms (CPU p50 {s['cpu_p50_ms']}, p95 {s['cpu_p95_ms']}) "
               f"| p95 < 100 ms |")
-    s = result["queries_after_writes"]["run"]
-    print(f"| queries after the live writes | p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, max {s['max_ms']} ms | |")
-    print(f"| first query (searcher + id map) | {q['first_query_ms']} ms; after a commit "
-          f"{w['first_query_after_commit_ms']} ms | |")
+    if w:
+        s = result["queries_after_writes"]["run"]
+        print(f"| queries after the live writes | p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, max {s['max_ms']} ms "
+              f"(CPU p50 {s['cpu_p50_ms']}, p95 {s['cpu_p95_ms']}) | |")
+    after = (f"; after a commit {w['first_query_after_commit_ms']} ms "
+             f"(CPU {w.get('first_query_after_commit_cpu_ms')})" if w else "")
+    print(f"| first query (searcher, uid columns, allowed set) | {q['first_query_ms']} ms "
+          f"(CPU {q.get('first_query_cpu_ms')}){after} | |")
     print(f"| health check (`index_state`) | {q['health_check_ms']} ms | |")
     print(f"| query process memory | {q['rss_mb']} MB (peak {q['hwm_mb']} MB) | |")
-    print(f"| live writer, {w['commits']:,} one-document commits | {w['drain_docs_per_s']} documents/s "
-          f"(drain p50 {w['drain_p50_ms']} ms, p95 {w['drain_p95_ms']} ms, max {w['drain_max_ms']} ms; "
-          f"{w['drains_over_1s']} drains ≥ 1 s took {w['drain_s_over_1s']} of {w['drain_s_total']} s); "
-          f"{w['commits_per_s']} commits/s end to end; {w['pending_after']} left pending | |")
-    print("\nSlowest queries (`services.run`, median ms, hits for staff_sales):")
+    if w:
+        print(f"| live writer, {w['commits']:,} one-document commits | {w['drain_docs_per_s']} documents/s "
+              f"(drain p50 {w['drain_p50_ms']} ms, p95 {w['drain_p95_ms']} ms, max {w['drain_max_ms']} ms; "
+              f"{w['drains_over_1s']} drains ≥ 1 s took {w['drain_s_over_1s']} of {w['drain_s_total']} s); "
+              f"{w['commits_per_s']} commits/s end to end; {w['pending_after']} left pending | |")
+    print(f"\nLoad average during the queries: {q.get('load_avg')}")
+    print("\nSlowest queries (`services.run`, median ms wall / CPU, hits for staff_sales):")
     for item in sorted(q["queries"], key=lambda x: -x["ms"])[:8]:
-        print(f"  {item['ms']:>8.1f}  {item['q']}  ({item['category']}, {item['total']})")
+        print(f"  {item['ms']:>8.1f} / {item.get('cpu_ms', 0):>6.1f}  {item['q']}  ({item['category']}, {item['total']})")
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="documents (default 100,000)")
     ap.add_argument("--runs", type=int, default=3, help="timed query passes (median reported)")
-    ap.add_argument("--commits", type=int, default=1000, help="one-document commits for the live writer")
+    ap.add_argument("--commits", type=int, default=1000,
+                    help="one-document commits for the live writer (0: skip it; it adds documents)")
+    ap.add_argument("--skip-reindex", action="store_true",
+                    help="with --instance: search the index the instance has instead of rebuilding it")
     ap.add_argument("--procs", type=int, default=2, help="portal reindex --procs")
     ap.add_argument("--limitmb", type=int, default=128, help="portal reindex --limitmb")
     ap.add_argument("--instance", type=Path, help="reuse this instance folder (skips the loading)")
@@ -474,16 +497,20 @@ def main(argv=None) -> None:
             result["data"] = load(instance, args.n)
             (instance / "bench-data.json").write_text(json.dumps(result["data"]))
         log(f"  {result['data']}")
-        log("portal reindex")
-        result["reindex"] = reindex(instance, args.procs, args.limitmb)
-        log(f"  {result['reindex']}")
+        if args.skip_reindex and (instance / "search_index" / "CURRENT").exists():
+            log("reindex skipped: searching the instance's index")
+        else:
+            log("portal reindex")
+            result["reindex"] = reindex(instance, args.procs, args.limitmb)
+            log(f"  {result['reindex']}")
         log(f"queries ({args.runs} passes after a warm-up)")
         result["queries"] = _phase(instance, "queries", "--runs", str(args.runs))
         log(f"  run {result['queries']['run']}, page {result['queries']['page']}")
-        log(f"live writer ({args.commits} commits)")
-        result["writer"] = _phase(instance, "writer", "--commits", str(args.commits), "--n", str(args.n))
-        log(f"  {result['writer']}")
-        result["queries_after_writes"] = _phase(instance, "queries", "--runs", "1")
+        if args.commits > 0:
+            log(f"live writer ({args.commits} commits)")
+            result["writer"] = _phase(instance, "writer", "--commits", str(args.commits), "--n", str(args.n))
+            log(f"  {result['writer']}")
+            result["queries_after_writes"] = _phase(instance, "queries", "--runs", "1")
         result["load_avg"] = [round(x, 1) for x in load_start] + [round(os.getloadavg()[0], 1)]
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -18,17 +18,18 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 from pickle import loads
 
 from whoosh import formats, query
 from whoosh.analysis import Token, Tokenizer
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 from whoosh.lang.porter import stem as porter_stem
-from whoosh.matching import Matcher, NullMatcher, ReadTooFar, UnionMatcher
+from whoosh.matching import FilterMatcher, Matcher, NullMatcher, ReadTooFar
+from whoosh.scoring import BM25FScorer
 from whoosh.system import _INT_SIZE
-from whoosh.util import make_binary_tree
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 UNIT_RE = re.compile(rf"([{CJK}]+)|([a-z0-9]+)")
@@ -174,6 +175,34 @@ class ArchiveTokenizer(Tokenizer):
             pos += len(grams)
         return out
 
+    def token_spans(self, value: str) -> list[tuple[str, int, int, int]]:
+        """(text, position, startchar, endchar) of every token, exactly what
+        ``__call__(value, positions=True, chars=True)`` yields (highlighting: no Token objects)."""
+        out = []
+        add = out.append
+        cjk = self.cjk
+        pos = 0
+        for m in UNIT_RE.finditer(fold(value)):
+            run = m.group(1)
+            start = m.start()
+            if run is None:
+                add((stem(m.group(0)), pos, start, m.end()))
+                pos += 1
+                continue
+            n = len(run)
+            if cjk == "unigram" or n == 1:
+                for i in range(n):
+                    add((run[i], pos + i, start + i, start + i + 1))
+                pos += n
+                continue
+            for i in range(n - 1):
+                add((run[i:i + 2], pos + i, start + i, start + i + 2))
+            pos += n - 1
+            if cjk == "tail":
+                add((run[-1], pos, start + n - 1, start + n))
+                pos += 1
+        return out
+
     def term_set(self, value: str) -> set[str]:
         """The distinct CJK characters (what ``charset`` mode yields)."""
         return set(CJK_RE.findall(fold(value)))
@@ -278,11 +307,12 @@ class ExactQuery(query.Query):
     This matcher instead
 
     * intersects the postings of *all* items of *all* clauses at once, rarest first (leapfrog with
-      ``skip_to``, which skips whole posting blocks);
-    * drops a candidate that the ``allow`` set (global docnums the user may see) does not contain
-      before decoding any positions;
-    * checks each clause with plain integer sets: ``∩ {p - offset}`` over its items, smallest
-      position list first.
+      a skip that passes whole posting blocks and binary-searches inside one);
+    * drops a candidate that the ``allow`` set (global docnums the user may see: a set, or an
+      ``AllowSet`` to jump to the next allowed one) does not contain before the common items'
+      postings move and before decoding any positions;
+    * checks each clause with plain integer sets: ``∩ {p - offset}`` over its items, item by item
+      in rarity order as they reach the candidate (see ``ExactMatcher``).
 
     The score is the sum of the items' BM25F scores (like ``And``). A prefix item matches any
     term that starts with its text (its postings are the union of those terms').
@@ -320,94 +350,280 @@ class ExactQuery(query.Query):
 
     def matcher(self, searcher, context=None):
         reader = searcher.reader()
-        leaves: dict[Item, tuple[Matcher, list[Matcher] | None, int]] = {}
+        # deleted documents are never in an AllowSet: its postings need no deletion filter
+        unwrap = isinstance(self.allow, AllowSet) and self.allow.live_only
+        leaves: dict[Item, _Leaf] = {}
         for group in self.groups:
             for item in group:
                 if item in leaves:
                     continue
                 if item.prefix:
                     words = list(reader.expand_prefix(item.field, item.text))
-                    subs = [m for w in words
+                    subs = [_unwrapped(m, unwrap) for w in words
                             if (m := query.Term(item.field, w).matcher(searcher, context)).is_active()]
                     if not subs:
                         return NullMatcher()
-                    union = subs[0] if len(subs) == 1 else make_binary_tree(UnionMatcher, subs)
                     size = sum(reader.doc_frequency(item.field, w) for w in words)
-                    leaves[item] = (union, subs, size)
+                    leaves[item] = _Leaf(_Union(subs), size, item.field)
                 else:
                     m = query.Term(item.field, item.text).matcher(searcher, context)
                     if not m.is_active():
                         return NullMatcher()
-                    leaves[item] = (m, None, reader.doc_frequency(item.field, item.text))
+                    leaves[item] = _Leaf(_unwrapped(m, unwrap), reader.doc_frequency(item.field, item.text),
+                                         item.field)
         offset = 0
         parent = searcher.parent() if searcher.parent else None
         if parent is not None:
             offset = parent._offset_for_subsearcher(searcher)
-        checks = [[(k, leaves[item]) for k, item in enumerate(g)] for g in self.groups if len(g) > 1]
-        order = sorted(leaves.values(), key=lambda leaf: leaf[2])
-        return ExactMatcher([leaf[0] for leaf in order], checks, self.allow, offset, self.boost)
+        order = sorted(leaves.values(), key=lambda leaf: leaf.size)
+        for g, group in enumerate(gr for gr in self.groups if len(gr) > 1):
+            for k, item in enumerate(group):
+                leaves[item].checks.append((g, k))
+        return ExactMatcher(order, sum(len(gr) > 1 for gr in self.groups), self.allow, offset, self.boost)
 
 
-def _positions(leaf) -> list[int]:
-    matcher, subs, _size = leaf
-    if subs is None:
-        return matcher.value_as("positions")
-    d = matcher.id()
-    out = []
-    for m in subs:
-        if m.is_active() and m.id() == d:
+def _unwrapped(m, unwrap: bool):
+    """The posting matcher without Whoosh's deletion filter, when the allow set does that job."""
+    if (unwrap and type(m) is FilterMatcher and m._exclude and m.boost == 1.0
+            and m.child.is_active()):
+        return m.child
+    return m
+
+
+class AllowSet:
+    """The global docnums a user may see, for ``ExactQuery(allow=…)``: one byte per docnum for the
+    test inside the matcher, and the sorted docnums, to jump to the next allowed one and to
+    estimate totals. ``live_only``: the set never holds a deleted document (the matcher then reads
+    postings without Whoosh's deletion filter, the allow test filters them)."""
+
+    __slots__ = ("docs", "bits", "live_only")
+
+    def __init__(self, docs, size: int, live_only: bool = False):
+        self.docs = docs  # sorted, e.g. array("l")
+        bits = bytearray(size)
+        for d in docs:
+            bits[d] = 1
+        self.bits = bytes(bits)
+        self.live_only = live_only
+
+    def __contains__(self, d) -> bool:
+        return 0 <= d < len(self.bits) and self.bits[d] == 1
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def __iter__(self):
+        return iter(self.docs)
+
+    def next_from(self, d: int) -> int:
+        """The first allowed docnum >= ``d``, -1 if none."""
+        i = bisect_left(self.docs, d)
+        return self.docs[i] if i < len(self.docs) else -1
+
+    def count_upto(self, d: int) -> int:
+        """How many allowed docnums are <= ``d``."""
+        return bisect_right(self.docs, d)
+
+
+def _skip_w3(m, target: int) -> int:
+    """``m.skip_to(target)`` for Whoosh's W3 posting matcher, then its id (-1 when exhausted).
+
+    Whoosh skips whole blocks by their maximum id but then walks the block one posting at a time
+    (three method calls each); this binary-searches the block's decoded ids instead. It reads the
+    W3 block layout (``_ids``, ``_i``, ``_maxid``, ``_goto``): whoosh-reloaded is pinned < 2.8 and
+    tests/search/test_search_core.py compares it with ``skip_to``.
+    """
+    ids = m._ids
+    if ids is None:
+        m._read_ids()
+        ids = m._ids
+    i = m._i
+    if ids[i] >= target:
+        return ids[i]
+    if target > m._maxid:
+        while True:
+            if m._lastblock:
+                m._atend = True
+                return -1
+            m._goto(m._nextoffset)
+            if target <= m._maxid:
+                break
+        m._read_ids()
+        ids = m._ids
+        i = 0
+    i = bisect_left(ids, target, i)
+    m._i = i
+    return ids[i]
+
+
+def _skip_any(m, target: int) -> int:
+    if m.id() < target:
+        m.skip_to(target)
+        if not m.is_active():
+            return -1
+    return m.id()
+
+
+_END = 1 << 62
+
+
+class _Union:
+    """A prefix item's postings: every term that starts with it (``2026年`` → 年度, 年份 …), each
+    skipped with ``_skip_w3``; scored like Whoosh's binary tree of ``UnionMatcher``s."""
+
+    def __init__(self, subs):
+        self.subs = subs
+        self.skips = [_skip_w3 if type(m) is W3LeafMatcher else _skip_any for m in subs]
+        self.scorers = [sc if type(sc := getattr(m, "scorer", None)) is BM25FScorer and type(m) is W3LeafMatcher
+                        else None for m in subs]
+        self.reset_ids()
+
+    def reset_ids(self):
+        self.ids = [m.id() if m.is_active() else _END for m in self.subs]
+        self._id = min(self.ids)
+
+    def is_active(self):
+        return self._id < _END
+
+    def id(self):
+        return self._id
+
+    def skip_to(self, target: int) -> None:
+        ids = self.ids
+        for i, m in enumerate(self.subs):
+            if ids[i] < target:
+                got = self.skips[i](m, target)
+                ids[i] = got if got >= 0 else _END
+        self._id = min(ids)
+
+    def reset(self):
+        for m in self.subs:
+            m.reset()
+        self.reset_ids()
+
+    def at(self):
+        d = self._id
+        return [m for m, i in zip(self.subs, self.ids, strict=True) if i == d]
+
+    def weight(self):
+        return sum(m.weight() for m in self.at())
+
+    def score(self, length=None):
+        d, ids, subs, scorers = self._id, self.ids, self.subs, self.scorers
+
+        def tree(lo, hi):  # the shape of whoosh.util.make_binary_tree
+            if hi - lo == 1:
+                if ids[lo] != d:
+                    return None
+                sc = scorers[lo]
+                if sc is None or length is None:
+                    return subs[lo].score()
+                return sc._score(subs[lo].weight(), length)
+            mid = lo + (hi - lo) // 2
+            a, b = tree(lo, mid), tree(mid, hi)
+            return b if a is None else a if b is None else a + b
+
+        return tree(0, len(subs)) or 0.0
+
+
+class _Leaf:
+    """One item's postings in an ``ExactMatcher``."""
+
+    __slots__ = ("m", "size", "field", "skip", "bm25", "checks")
+
+    def __init__(self, m, size: int, field: str):
+        self.m = m
+        self.size = size
+        self.field = field
+        fast = type(m) is W3LeafMatcher
+        self.skip = _skip_w3 if fast else _skip_any
+        scorer = getattr(m, "scorer", None) if fast else None
+        self.bm25 = scorer if type(scorer) is BM25FScorer else None
+        self.checks: list[tuple[int, int]] = []  # (clause, position in the clause) of this item
+
+    def positions(self) -> list[int]:
+        if type(self.m) is not _Union:
+            return self.m.value_as("positions")
+        out = []
+        for m in self.m.at():
             out.extend(m.value_as("positions"))
-    return out
+        return out
 
 
 class ExactMatcher(Matcher):
-    """Leapfrog intersection + allow set + integer-set position check (see ExactQuery)."""
+    """Leapfrog intersection + allow set + integer-set position check (see ExactQuery).
 
-    def __init__(self, leaves, checks, allow, offset, boost=1.0):
+    Items are taken rarest first. The two rarest lead: their postings are intersected, the
+    candidate is tested against the allow set; then each item in turn is moved to the candidate
+    and its positions are intersected with its clause's so far, so that a candidate fails at the
+    first item that does not continue the sequence. The common items come last: they are the
+    expensive ones (every posting block they enter is decompressed and unpickled with all its
+    position lists), and are moved only to candidates that survived the cheap tests.
+    """
+
+    def __init__(self, leaves: list[_Leaf], nchecks: int, allow, offset, boost=1.0):
         self._leaves = leaves
-        self._checks = checks
+        n = 2 if len(leaves) > 1 else 1
+        self._drivers = leaves[:n]
+        self._rest = leaves[n:]
+        self._nchecks = nchecks
         self._allow = allow
+        self._bits = allow.bits if isinstance(allow, AllowSet) else None
         self._offset = offset
         self._boost = boost
         self._id = -1
-        self._active = all(m.is_active() for m in leaves)
+        self._active = all(leaf.m.is_active() for leaf in leaves)
         if self._active:
             self._find(0)
 
     # -- matching
     def _find(self, target: int) -> None:
-        leaves, allow, offset = self._leaves, self._allow, self._offset
-        n = len(leaves)
+        drivers, rest, offset, bits = self._drivers, self._rest, self._offset, self._bits
+        allow, nchecks = self._allow, self._nchecks
+        nd = len(drivers)
         while True:
             d, agree, i = target, 0, 0
-            while agree < n:
-                m = leaves[i]
-                if m.id() < d:
-                    m.skip_to(d)
-                    if not m.is_active():
-                        self._active = False
-                        return
-                md = m.id()
+            while agree < nd:
+                leaf = drivers[i]
+                md = leaf.skip(leaf.m, d)
+                if md < 0:
+                    self._active = False
+                    return
                 if md > d:
                     d, agree = md, 1
                 else:
                     agree += 1
-                i = i + 1 if i + 1 < n else 0
-            if (allow is None or d + offset in allow) and self._verify():
-                self._id = d
-                return
+                i = i + 1 if i + 1 < nd else 0
+            if bits is not None:
+                if not bits[d + offset]:
+                    nxt = allow.next_from(d + offset + 1)
+                    if nxt < 0:
+                        self._active = False
+                        return
+                    target = nxt - offset
+                    continue
+            elif allow is not None and d + offset not in allow:
+                target = d + 1
+                continue
+            starts = [None] * nchecks if nchecks else None
             target = d + 1
-
-    def _verify(self) -> bool:
-        for check in self._checks:
-            lists = sorted(((k, _positions(leaf)) for k, leaf in check), key=lambda kp: len(kp[1]))
-            k0, p0 = lists[0]
-            starts = {p - k0 for p in p0}
-            for k, ps in lists[1:]:
-                starts.intersection_update([p - k for p in ps])
-                if not starts:
-                    return False
-        return True
+            for leaf in drivers:
+                if leaf.checks and not _narrow(leaf, starts):
+                    break
+            else:
+                for leaf in rest:
+                    md = leaf.skip(leaf.m, d)
+                    if md < 0:
+                        self._active = False
+                        return
+                    if md > d:
+                        target = md
+                        break
+                    if leaf.checks and not _narrow(leaf, starts):
+                        break
+                else:
+                    self._id = d
+                    return
 
     # -- Matcher protocol
     def is_active(self):
@@ -428,9 +644,9 @@ class ExactMatcher(Matcher):
             self._find(id)
 
     def reset(self):
-        for m in self._leaves:
-            m.reset()
-        self._active = all(m.is_active() for m in self._leaves)
+        for leaf in self._leaves:
+            leaf.m.reset()
+        self._active = all(leaf.m.is_active() for leaf in self._leaves)
         if self._active:
             self._find(0)
 
@@ -447,15 +663,43 @@ class ExactMatcher(Matcher):
         return False
 
     def weight(self):
-        return sum(m.weight() for m in self._leaves)
+        return sum(leaf.m.weight() for leaf in self._leaves)
 
     def score(self):
-        return self._boost * sum(m.score() for m in self._leaves)
+        # BM25F of each item, as Whoosh's leaf matchers compute it, but the field length of the
+        # document (a read from the lengths column) once per field instead of once per item
+        d = self._id
+        total = 0.0
+        lengths: dict[str, float] = {}
+        for leaf in self._leaves:
+            m = leaf.m
+            scorer = leaf.bm25
+            if scorer is None and type(m) is not _Union:
+                total += m.score()
+                continue
+            length = lengths.get(leaf.field)
+            if length is None:
+                sc = scorer or next((s for s in m.scorers if s is not None), None)
+                length = lengths[leaf.field] = sc.dfl(d) if sc is not None else None
+            total += m.score(length) if scorer is None else scorer._score(m.weight(), length)
+        return self._boost * total
 
     def children(self):
-        return list(self._leaves)
+        return [leaf.m for leaf in self._leaves]
 
     def is_leaf(self):
         return False
 
 
+def _narrow(leaf: _Leaf, starts: list) -> bool:
+    """Intersect the clause start positions so far with this item's; False when none is left."""
+    ps = leaf.positions()
+    for g, k in leaf.checks:
+        cur = starts[g]
+        if cur is None:
+            starts[g] = {p - k for p in ps}
+        else:
+            cur.intersection_update([p - k for p in ps])
+            if not cur:
+                return False
+    return True

@@ -4,10 +4,12 @@
 
 1. The query is parsed (``portal.search.query``); a malformed one raises ``QueryError`` (422).
 2. The database says which archives and documents this user may open *now*
-   (``permissions.visible_clause`` / ``document_clause``, with the page's filters as SQL); their ids
-   become a set of Whoosh document numbers through a per-searcher map. That set is checked inside
-   the matcher before any positions are decoded, so an index entry the user may not open (or a
-   stale one) is never a hit, never counted and never snippeted.
+   (``permissions.visible_clause`` / ``document_clause``, with the page's filters as SQL; ``allowed``
+   keeps that set per process and reads only what changed since, see there); their ids become a
+   set of Whoosh document numbers (``AllowSet``, per searcher, from the segments' uid columns).
+   That set is checked inside the matcher before any positions are decoded, so an index entry
+   the user may not open (or a stale one, or a deleted one) is never a hit, never counted and
+   never snippeted.
 3. Hits are counted up to a budget (``SEARCH_COUNT_BUDGET``, at least the requested page): the page
    is exact; past the budget the total is an estimate (``total_exact`` False, shown as 约 N).
    Sorting by date scans every hit.
@@ -18,13 +20,17 @@
 from __future__ import annotations
 
 import heapq
+import sys
 import threading
-from bisect import bisect_right
+import time
+from array import array
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, url_for
+from whoosh.columns import NumericColumn
 
 from portal.actor import Actor
 from portal.archives import permissions as perm
@@ -32,10 +38,11 @@ from portal.archives.models import STAGES, Archive
 from portal.auth import roles
 from portal.errors import PortalError
 from portal.extensions import db
+from portal.models_base import utcnow
 from portal.register import actions
 from portal.register.services import record_now
 from portal.search import indexing, schema
-from portal.search.analysis import ArchiveTokenizer, Item, fold
+from portal.search.analysis import UNIT_RE, AllowSet, ArchiveTokenizer, Item, fold, stem
 from portal.search.query import Parsed, QueryError, groups_of, is_plain, parse
 
 PER_PAGE = 20
@@ -181,24 +188,84 @@ class SearchResults:
 
 # --- searchers (one per thread, refreshed when the index changes) ---------------------------
 
+# Each segment's uid column as an array (docnum → uid), shared by every searcher of the process:
+# a segment's files never change once written (deletions live in the table of contents), so a new
+# searcher after a commit reads only the new, small segments' columns.
+_SEGMENT_UIDS_MAX = 64
+_segment_uids: OrderedDict[tuple[str, str], array] = OrderedDict()
+_segment_lock = threading.Lock()
+
+
+def _segment_uid_array(path, reader) -> array:
+    """docnum → uid of one segment (deleted documents included), read once per process."""
+    key = (str(path), reader.segment().segment_id())
+    with _segment_lock:
+        cached = _segment_uids.get(key)
+        if cached is not None:
+            _segment_uids.move_to_end(key)
+            return cached
+    n = reader.doc_count_all()
+    column = reader.column_reader("uid", translate=False)
+    translate = reader.schema["uid"].from_column_value
+    out = array("Q")
+    if isinstance(column, NumericColumn.Reader) and column._typecode == "Q":
+        # big-endian unsigned 64-bit values, one read; a missing tail means the default
+        count = min(column._count, n)
+        out.frombytes(bytes(column._dbfile.get(column._basepos, count * 8)))
+        if sys.byteorder == "little":
+            out.byteswap()
+        out.extend([column._default] * (n - count))
+    if len(out) != n or any(translate(column[d]) != out[d] for d in {0, n // 2, n - 1}):
+        out = array("Q", (translate(column[d]) for d in range(n)))
+    with _segment_lock:
+        _segment_uids[key] = out
+        while len(_segment_uids) > _SEGMENT_UIDS_MAX:
+            _segment_uids.popitem(last=False)
+    return out
+
+
 class _SearcherState:
     def __init__(self, path, searcher):
         self.path = path
         self.searcher = searcher
-        self._uidmap: dict[int, int] | None = None
+        self._doc_uids: array | None = None
+        self._allow: OrderedDict[tuple, tuple[_Allowed, AllowSet]] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def uidmap(self) -> dict[int, int]:
-        if self._uidmap is None:
-            reader = self.searcher.reader()
-            if reader.doc_count_all() == 0:
-                self._uidmap = {}  # an index without segments (EmptyReader) has no columns
-                return self._uidmap
-            column = reader.column_reader("uid")
-            is_deleted = reader.is_deleted
-            has_deletions = reader.has_deletions()
-            self._uidmap = {column[d]: d for d in range(reader.doc_count_all())
-                            if not (has_deletions and is_deleted(d))}
-        return self._uidmap
+    def doc_uids(self) -> array:
+        """Global docnum → uid of this searcher; 0 (never a uid) for deleted documents."""
+        if self._doc_uids is None:
+            out = array("Q")
+            for sub, offset in self.searcher.leaf_searchers():
+                reader = sub.reader()
+                if reader.doc_count_all() == 0:
+                    continue  # an index without segments (EmptyReader) has no columns
+                assert offset == len(out)
+                seg = _segment_uid_array(self.path, reader)
+                start = len(out)
+                out.extend(seg)
+                if reader.has_deletions():
+                    for d in reader.deleted_docs_set:
+                        out[start + d] = 0
+            self._doc_uids = out
+        return self._doc_uids
+
+    def allow_set(self, allowed: _Allowed) -> AllowSet:
+        """The global docnums of ``allowed``'s uids in this searcher (cached per allowed set)."""
+        with self._lock:
+            hit = self._allow.get(allowed.key)
+            if hit is not None and hit[0] is allowed:
+                self._allow.move_to_end(allowed.key)
+                return hit[1]
+        uids = allowed.uids
+        doc_uids = self.doc_uids()
+        last = {u: d for d, u in enumerate(doc_uids) if u in uids}  # an uid indexed twice: the last
+        result = AllowSet(array("l", sorted(last.values())), len(doc_uids), live_only=True)  # no 0 uid
+        with self._lock:
+            self._allow[allowed.key] = (allowed, result)
+            while len(self._allow) > _ALLOWED_PER_SEARCHER:
+                self._allow.popitem(last=False)
+        return result
 
 
 _local = threading.local()
@@ -244,10 +311,11 @@ def _unavailable_message():
 
 # --- what the user may see -----------------------------------------------------------------
 
-def allowed_uids(user, req: SearchRequest) -> list[int]:
-    """Index uids of the archives and documents ``user`` may open that pass the filters."""
+def _allowed_queries(user, req: SearchRequest) -> list[tuple[str, sa.Select]]:
+    """(kind, SELECT of uids) of the archives and documents ``user`` may open that pass the filters:
+    the exact permission clauses (``visible_clause``, ``document_clause``) with the filters as SQL."""
     from portal.documents.models import Document
-    out: list[int] = []
+    out = []
     archive_conds = [perm.visible_clause(user)]
     if req.customer_type:
         archive_conds.append(Archive.customer_type_id == req.customer_type)
@@ -267,7 +335,7 @@ def allowed_uids(user, req: SearchRequest) -> list[int]:
             conds.append(day >= req.date_from)
         if req.date_to:
             conds.append(day < date.fromordinal(req.date_to.toordinal() + 1))
-        out.extend(i * 2 for i in db.session.scalars(sa.select(Archive.id).where(*conds)))
+        out.append((schema.KIND_ARCHIVE, sa.select(Archive.id * 2).where(*conds)))
     if req.kind in ("", schema.KIND_DOCUMENT):
         conds = [*archive_conds, perm.document_clause(user)]
         if req.doc_type:
@@ -279,14 +347,181 @@ def allowed_uids(user, req: SearchRequest) -> list[int]:
             conds.append(day >= req.date_from)
         if req.date_to:
             conds.append(day <= req.date_to)
-        out.extend(i * 2 + 1 for i in db.session.scalars(
-            sa.select(Document.id).join(Archive, Archive.id == Document.archive_id).where(*conds)))
+        out.append((schema.KIND_DOCUMENT,
+                    sa.select(Document.id * 2 + 1).join(Archive, Archive.id == Document.archive_id).where(*conds)))
     return out
+
+
+def allowed_uids(user, req: SearchRequest) -> list[int]:
+    """Index uids of the archives and documents ``user`` may open that pass the filters, read from
+    the database now (``run`` uses the cached ``allowed(user, req)``)."""
+    conn = db.session.connection()  # Core rows: no ORM bookkeeping for ≈ 50,000 integers
+    out: list[int] = []
+    for _kind, stmt in _allowed_queries(user, req):
+        out.extend(conn.execute(stmt).scalars())
+    return out
+
+
+# The allowed set of a (user, filters) is kept per process and reused while nothing it depends on
+# has changed. What it depends on, and how a change is noticed:
+# * the user's id, role, clearance and department — part of the cache key;
+# * the filters — part of the key;
+# * archives and documents (their level, department, responsible, author, archive, type, dates
+#   …) — every change to them adds ``search_outbox`` rows in its own transaction (the index
+#   hook), so the newest outbox id and the number of rows queued since shortly before the set was
+#   read tell whether anything was committed since (the count catches, on PostgreSQL, a
+#   transaction that took its id earlier but committed later). The rows name what changed: the
+#   set is brought up to date by reading only those archives and documents again, through the
+#   same permission clauses (or entirely, when that cannot be exact: an archive deleted, many
+#   changes, a late commit);
+# * the user's live query authorisations (``grant_filter``: approved and not expired, with their
+#   scope, floor and ticked documents) — read on every search (a few indexed rows) and compared;
+#   a grant that expires drops out of that list, so the set is read again.
+# Anything else (a change written past the ORM, a new condition in the permission clauses that
+# reads another table) must be added here. ``SEARCH_ALLOWED_CACHE_SECONDS`` (300) bounds the time
+# until a set is read entirely again in any case (a change made past the portal, e.g. in SQL, shows
+# in search after at most that long); 0 turns the cache off.
+_ALLOWED_PER_SEARCHER = 8
+_ALLOWED_MAX = 64  # sets per process, and at most this many uids in them all (≈ 60 bytes each):
+_ALLOWED_MAX_UIDS = 1_000_000
+_IN_FLIGHT = timedelta(minutes=2)  # transactions that queued rows before a set was read
+_PATCH_MAX = 500  # more changed objects than this: read the whole set again
+
+
+@dataclass(eq=False)
+class _Allowed:
+    key: tuple
+    uids: frozenset[int]
+    outbox_max: int | None
+    since: datetime  # outbox rows queued from then on are counted …
+    since_count: int  # … that many when the set was read
+    grants: tuple
+    made: float = field(default_factory=time.monotonic)  # when it was last read entirely
+
+
+def _cache_key(user, req: SearchRequest) -> tuple:
+    return (user.id, user.role, user.clearance, user.department_id, req.kind, req.customer_type,
+            req.stage, req.region, req.department, req.doc_type, req.date_from, req.date_to,
+            req.sensitivity)
+
+
+def _outbox_state(since: datetime) -> tuple[int | None, int]:
+    from portal.search.models import SearchOutbox
+    ob = SearchOutbox.__table__.c
+    newest = sa.select(sa.func.max(ob.id)).scalar_subquery()
+    recent = sa.select(sa.func.count()).select_from(SearchOutbox.__table__).where(ob.queued_at >= since) \
+        .scalar_subquery()
+    row = db.session.connection().execute(sa.select(newest, recent)).one()
+    return row[0], row[1]
+
+
+def _grants(user) -> tuple:
+    """The user's live query authorisations, as they bear on what the user may open."""
+    if user.role not in (roles.STAFF, roles.DEPT_HEAD, *roles.ALL_DEPARTMENT_ROLES):
+        return ()
+    from portal.workflows.requests import QueryRequest, grant_filter, query_request_document
+    conn = db.session.connection()
+    rows = [tuple(r) for r in conn.execute(
+        sa.select(QueryRequest.id, QueryRequest.archive_id, QueryRequest.scope, QueryRequest.doc_floor,
+                  QueryRequest.expires_at).where(grant_filter(user.id)).order_by(QueryRequest.id))]
+    if not rows:
+        return ()
+    ticked = [tuple(r) for r in conn.execute(
+        sa.select(query_request_document.c.request_id, query_request_document.c.document_id)
+        .where(query_request_document.c.request_id.in_([r[0] for r in rows]))
+        .order_by(query_request_document.c.request_id, query_request_document.c.document_id))]
+    return tuple(rows), tuple(ticked)
+
+
+def _allowed_cache(app) -> tuple[OrderedDict, threading.Lock]:
+    cache = app.extensions.get("search_allowed")
+    if cache is None:
+        cache = app.extensions.setdefault("search_allowed", (OrderedDict(), threading.Lock()))
+    return cache
+
+
+def allowed(user, req: SearchRequest) -> _Allowed:
+    """The uids ``user`` may open with ``req``'s filters: from the per-process cache when nothing
+    they depend on has changed since they were read, patched when only some archives and
+    documents have, else read from the database (see above)."""
+    app = current_app._get_current_object()
+    ttl = float(app.config.get("SEARCH_ALLOWED_CACHE_SECONDS", 300))
+    key = _cache_key(user, req)
+    cache, lock = _allowed_cache(app)
+    grants = _grants(user)
+    with lock:
+        entry = cache.get(key)
+    fresh = None
+    if entry is not None and time.monotonic() - entry.made < ttl and entry.grants == grants:
+        outbox_max, since_count = _outbox_state(entry.since)
+        if (outbox_max, since_count) == (entry.outbox_max, entry.since_count):
+            fresh = entry
+        else:
+            fresh = _patched(entry, user, req, outbox_max, since_count)
+    if fresh is None:
+        since = utcnow() - _IN_FLIGHT
+        outbox_max, since_count = _outbox_state(since)  # first: a later change makes the entry stale
+        fresh = _Allowed(key, frozenset(allowed_uids(user, req)), outbox_max, since, since_count, grants)
+    if ttl > 0 and fresh is not entry:
+        with lock:
+            cache[key] = fresh
+            cache.move_to_end(key)
+            total = sum(len(e.uids) for e in cache.values())
+            while len(cache) > 1 and (len(cache) > _ALLOWED_MAX or total > _ALLOWED_MAX_UIDS):
+                _key, dropped = cache.popitem(last=False)
+                total -= len(dropped.uids)
+    elif fresh is entry:
+        with lock:
+            if cache.get(key) is entry:
+                cache.move_to_end(key)
+    return fresh
+
+
+def _patched(entry: _Allowed, user, req: SearchRequest, outbox_max, since_count) -> _Allowed | None:
+    """``entry`` brought up to date by reading again the archives and documents that the outbox
+    rows committed since name; None when that cannot be exact (read the whole set)."""
+    from portal.documents.models import Document
+    from portal.search.models import ARCHIVE, ARCHIVE_ALL, DOCUMENT, SearchOutbox
+    if entry.outbox_max is None or outbox_max is None:
+        return None
+    ob = SearchOutbox.__table__.c
+    conn = db.session.connection()
+    rows = conn.execute(sa.select(ob.kind, ob.obj_id).where(ob.id > entry.outbox_max)
+                        .limit(_PATCH_MAX + 1)).all()
+    # every row queued since the window opened must be one of these: else a transaction that
+    # took an older id committed meanwhile (PostgreSQL) and its change is not among the rows
+    if not rows or len(rows) > _PATCH_MAX or since_count - entry.since_count != len(rows):
+        return None
+    archive_ids = {i for kind, i in rows if kind in (ARCHIVE, ARCHIVE_ALL)}
+    doc_ids = {i for kind, i in rows if kind == DOCUMENT}
+    if any(kind not in (ARCHIVE, ARCHIVE_ALL, DOCUMENT) for kind, _i in rows):
+        return None
+    if archive_ids:
+        present = set(conn.execute(sa.select(Archive.id).where(Archive.id.in_(archive_ids))).scalars())
+        if present != archive_ids:
+            return None  # an archive deleted: its documents went with it, unnamed
+    # what may have changed: those archives, every document they hold now, those documents
+    stale = {i * 2 for i in archive_ids} | {i * 2 + 1 for i in doc_ids}
+    if archive_ids:
+        stale.update(i * 2 + 1 for i in conn.execute(
+            sa.select(Document.id).where(Document.archive_id.in_(archive_ids))).scalars())
+    now: set[int] = set()
+    for kind, stmt in _allowed_queries(user, req):
+        if kind == schema.KIND_ARCHIVE:
+            if not archive_ids:
+                continue
+            stmt = stmt.where(Archive.id.in_(archive_ids))
+        else:
+            stmt = stmt.where(sa.or_(Document.archive_id.in_(archive_ids or [-1]),
+                                     Document.id.in_(doc_ids or [-1])))
+        now.update(conn.execute(stmt).scalars())
+    return _Allowed(entry.key, (entry.uids - stale) | now, outbox_max, entry.since, since_count,
+                    entry.grants, entry.made)
 
 
 # --- running a query ------------------------------------------------------------------------
 
-def _scan(searcher, parsed: Parsed, allow: set[int], need: int, budget: int | None, sort: str):
+def _scan(searcher, parsed: Parsed, allow: AllowSet, need: int, budget: int | None, sort: str):
     """Count hits (up to ``budget``, at least ``need``); returns (found, count, stopped_at)."""
     plain = is_plain(parsed)
     q = parsed.whoosh(allow)
@@ -314,8 +549,7 @@ def run(user, req: SearchRequest, parsed: Parsed | None = None):
     parsed = parsed or parse(req.q)
     state = _state()
     searcher = state.searcher
-    uidmap = state.uidmap()
-    allow = {d for u in allowed_uids(user, req) if (d := uidmap.get(u)) is not None}
+    allow = state.allow_set(allowed(user, req))
     need = req.page * req.per_page
     if not allow:
         return [], 0, True, state
@@ -329,8 +563,7 @@ def run(user, req: SearchRequest, parsed: Parsed | None = None):
     page = ordered[need - req.per_page:need]
     if stopped_at is None:
         return page, count, True, state
-    allowed_sorted = sorted(allow)
-    passed = bisect_right(allowed_sorted, stopped_at) / max(len(allowed_sorted), 1)
+    passed = allow.count_upto(stopped_at) / len(allow)
     return page, max(count, round(count / passed)) if passed else count, False, state
 
 
@@ -368,11 +601,10 @@ def _hits(user, state: _SearcherState, page, parsed: Parsed) -> list[Hit]:
     from portal.documents.models import Document, DocumentVersion
     if not page:
         return []
-    column = state.searcher.reader().column_reader("uid")
-    wanted = [(schema.split_uid(column[d]), score) for score, d in page]
+    doc_uids = state.doc_uids()
+    wanted = [(schema.split_uid(doc_uids[d]), score) for score, d in page]
     archive_ids = [i for (k, i), _s in wanted if k == schema.KIND_ARCHIVE]
     doc_ids = [i for (k, i), _s in wanted if k == schema.KIND_DOCUMENT]
-    archives = {a.id: a for a in db.session.scalars(sa.select(Archive).where(Archive.id.in_(archive_ids)))}
     docs = {}
     if doc_ids:
         rows = db.session.execute(
@@ -380,13 +612,18 @@ def _hits(user, state: _SearcherState, page, parsed: Parsed) -> list[Hit]:
             .outerjoin(DocumentVersion, sa.and_(DocumentVersion.document_id == Document.id,
                                                 DocumentVersion.number == Document.current_version)))
         docs = {doc.id: (doc, text) for doc, text in rows}
+    # the archives of the hits and of the documents' archives in one query (``doc.archive`` then
+    # comes from the identity map), the archives' sub-records in one query per kind
+    wanted_archives = set(archive_ids) | {doc.archive_id for doc, _text in docs.values()}
+    archives = {a.id: a for a in db.session.scalars(sa.select(Archive).where(Archive.id.in_(wanted_archives)))}
+    subrecords = schema.subrecords_of(db.session, [i for i in archive_ids if i in archives])
     hits = []
     for (kind, obj_id), score in wanted:
         if kind == schema.KIND_ARCHIVE:
             archive = archives.get(obj_id)
             if archive is None or not perm.can_view(user, archive):
                 continue  # deleted since the index was read: never shown
-            text = schema.archive_text(archive, db.session)
+            text = schema.archive_text(archive, db.session, subrecords[obj_id])
             hits.append(Hit(kind, obj_id, archive.name, archive, None, snippet(text, parsed), _day(archive.filed_at or archive.created_at),
                             score))
         else:
@@ -413,33 +650,57 @@ _tokenizer = ArchiveTokenizer("tail")
 
 
 def match_spans(text: str, groups: list[list[Item]]) -> list[tuple[int, int]]:
-    """Character spans of ``text`` where a query clause matches (merged, in order)."""
-    tokens = [(t.text, t.pos, t.startchar, t.endchar)
-              for t in _tokenizer(text, positions=True, chars=True)]
-    by_pos = {pos: (tx, s, e) for tx, pos, s, e in tokens}
+    """Character spans of ``text`` where a query clause matches (merged, in order).
+
+    A clause can only start where its first token does: a CJK first token is a substring of the
+    folded text (every character of a CJK run starts one token), so the text is tokenized only
+    from each place it occurs, as far as the clause reaches. A clause that starts with a Latin
+    word (its stem may differ from the text, ``sky`` → ``ski``) is matched on the whole text's
+    tokens."""
+    folded = fold(text)
+    tokens = texts = None
     spans: list[tuple[int, int]] = []
-    folded = None
     for items in groups:
-        if len(items) == 1 and items[0].field == "uni":
-            folded = folded if folded is not None else fold(text)
-            c = items[0].text
-            start = folded.find(c)
+        first = items[0]
+        if len(items) == 1 and first.field == "uni":
+            start = folded.find(first.text)
             while start >= 0:
                 spans.append((start, start + 1))
-                start = folded.find(c, start + 1)
+                start = folded.find(first.text, start + 1)
             continue
-        for tx, pos, s, _e in tokens:
-            if not _item_matches(items[0], tx):
-                continue
-            end = None
-            for k, item in enumerate(items):
-                tok = by_pos.get(pos + k)
-                if tok is None or not _item_matches(item, tok[0]):
-                    end = None
+        n = len(items)
+        if not first.text.isalpha() or not first.text.isascii():
+            # CJK or digits: the token starting where the first token's text occurs
+            latin = first.text.isascii()
+            start = folded.find(first.text)
+            while start >= 0:
+                if not latin or start == 0 or not _ALNUM(folded[start - 1]):
+                    found = _tokens_at(folded, start, n)
+                    if len(found) == n and all(_item_matches(item, tok[0]) for item, tok in zip(items, found,
+                                                                                               strict=True)):
+                        last = found[-1]
+                        spans.append((found[0][1], last[1] + len(items[-1].text) if items[-1].prefix else last[2]))
+                start = folded.find(first.text, start + 1)
+            continue
+        if tokens is None:
+            tokens = _tokenizer.token_spans(text)  # the token at position p is tokens[p]
+            texts = [t[0] for t in tokens]
+        starts, p = [], -1
+        try:
+            while True:
+                p = texts.index(first.text, p + 1)
+                starts.append(p)
+        except ValueError:
+            pass
+        for pos in starts:
+            if pos + n > len(tokens):
+                break
+            for k in range(1, n):
+                if not _item_matches(items[k], texts[pos + k]):
                     break
-                end = tok[1] + len(item.text) if item.prefix else tok[2]
-            if end is not None:
-                spans.append((s, end))
+            else:
+                last = tokens[pos + n - 1]
+                spans.append((tokens[pos][2], last[2] + len(items[-1].text) if items[-1].prefix else last[3]))
     spans.sort()
     merged: list[tuple[int, int]] = []
     for s, e in spans:
@@ -448,6 +709,32 @@ def match_spans(text: str, groups: list[list[Item]]) -> list[tuple[int, int]]:
         else:
             merged.append((s, e))
     return merged
+
+
+def _ALNUM(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def _tokens_at(folded: str, start: int, n: int) -> list[tuple[str, int, int]]:
+    """Up to ``n`` tokens (text, startchar, endchar) of folded text from ``start``, where a token
+    starts (inside a CJK run, or at the start of a Latin/digit run): what the tokenizer yields
+    from there over the whole text."""
+    out: list[tuple[str, int, int]] = []
+    for m in UNIT_RE.finditer(folded, start):
+        run = m.group(1)
+        s = m.start()
+        if run is None:
+            out.append((stem(m.group(0)), s, m.end()))
+        else:
+            size = len(run)
+            for k in range(size - 1):
+                out.append((run[k:k + 2], s + k, s + k + 2))
+                if len(out) == n:
+                    return out
+            out.append((run[-1], s + size - 1, s + size))
+        if len(out) >= n:
+            return out
+    return out
 
 
 def _item_matches(item: Item, token_text: str) -> bool:
@@ -535,4 +822,4 @@ def filter_choices(user) -> dict[str, list[tuple[str, str]]]:
 
 
 __all__ = ["SearchRequest", "SearchResults", "Hit", "QueryError", "SearchUnavailable", "search", "run",
-           "filter_choices", "snippet", "match_spans", "allowed_uids", "groups_of"]
+           "filter_choices", "snippet", "match_spans", "allowed", "allowed_uids", "groups_of"]
