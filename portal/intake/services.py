@@ -298,11 +298,11 @@ def list_items(user, view: str = "active", *, page: int = 1, per_page: int = 50)
     Returns (items, total)."""
     query = _visible(user)
     if view == "active":
-        query = query.where(IntakeItem.state.in_((*ACTIVE, SPLIT, FAILED)))
+        query = query.where(IntakeItem.state.in_((*ACTIVE, FAILED)))
     elif view == "queue":
         query = query.where(IntakeItem.state.in_((WAITING, REFUSED)))
-    elif view == "done":
-        query = query.where(IntakeItem.state.in_((FILED, DUPLICATE, REJECTED)))
+    elif view == "done":  # a split batch is done: its parts carry on in their own rows
+        query = query.where(IntakeItem.state.in_((FILED, DUPLICATE, REJECTED, SPLIT)))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     items = list(db.session.scalars(query.order_by(IntakeItem.id.desc())
                                     .offset((page - 1) * per_page).limit(per_page)))

@@ -35,9 +35,11 @@ def test_sending_a_batch_answers_at_once_and_the_list_follows_it(login, run_jobs
     html = fragment.get_data(as_text=True)
     assert 'id="intake-items"' in html and 'hx-trigger="every 2s"' in html and "<h1" not in html
     run_jobs()
-    # … and stops once everything is filed
+    # … and stops once everything is filed; nothing is left "in progress"
     html = client.get("/intake?view=done", headers={"HX-Request": "true", "HX-Target": "intake-items"}).get_data(as_text=True)
     assert "every 2s" not in html and "已归档" in html and "一.pdf" in html
+    html = client.get("/intake").get_data(as_text=True)
+    assert "当前没有正在处理的文件" in html
 
 
 def test_one_bad_file_does_not_stop_the_others(login):
