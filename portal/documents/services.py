@@ -16,6 +16,7 @@ none, and never a database row pointing at nothing:
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -43,7 +44,7 @@ from portal.auth import roles
 from portal.dbsetup import begin_write
 from portal.documents import filetypes
 from portal.documents.inspect import Inspection, Limits, Unacceptable, inspect
-from portal.documents.models import TEXT_EXTRACTED, ArchiveKey, Document, DocumentEvent, DocumentVersion
+from portal.documents.models import ArchiveKey, Document, DocumentEvent, DocumentVersion
 from portal.errors import Conflict, NotFound, PortalError, ValidationFailed
 from portal.extensions import db
 from portal.register import actions
@@ -175,8 +176,9 @@ class Prepared:
     inspection: Inspection
 
 
-def prepare(fileobj, filename: str | None) -> Prepared:
-    """Size, type, digests and inspection of an uploaded file (seekable stream); Unacceptable if unfit."""
+def prepare(fileobj, filename: str | None, *, read_text: bool = True) -> Prepared:
+    """Size, type, digests and inspection of an uploaded file (seekable stream); Unacceptable if unfit.
+    ``read_text=False``: the PDF's pages are checked but their text is not read (the caller has it)."""
     name = filetypes.clean_filename(filename)
     fileobj.seek(0, os.SEEK_END)
     size = fileobj.tell()
@@ -200,7 +202,8 @@ def prepare(fileobj, filename: str | None) -> Prepared:
             digest.update(chunk)
     fileobj.seek(0)
     try:
-        inspection = inspect(fileobj, media_type, size, limits())
+        inspection = inspect(fileobj, media_type, size,
+                             limits() if read_text else dataclasses.replace(limits(), max_pages=0))
     except Unacceptable as exc:
         raise Unacceptable(_l("“%(name)s”: %(problem)s", name=name, problem=exc.message)) from exc
     return Prepared(name, media_type, size, digests["sha256"].hexdigest(), digests["sm3"].hexdigest(),
@@ -365,9 +368,8 @@ def upload(actor: Actor, archive_ident, fileobj, filename: str | None, details: 
     db.session.commit()  # hold no database lock while the file moves
     name = filetypes.clean_filename(filename)
     try:
-        prepared = prepare(fileobj, filename)
-        if reading is not None and (reading.text.replace("\f", "").strip()
-                                    or prepared.inspection.text_status != TEXT_EXTRACTED):
+        prepared = prepare(fileobj, filename, read_text=reading is None)
+        if reading is not None:  # read elsewhere (scan intake): not read a second time
             prepared.inspection.text = reading.text
             prepared.inspection.text_status = reading.status
             prepared.inspection.text_note = reading.note

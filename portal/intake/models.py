@@ -124,10 +124,6 @@ class IntakeItem(db.Model):
         return self.parent or self
 
     @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    @property
     def state_label(self) -> str:
         return str(STATE_LABELS.get(self.state, self.state))
 

@@ -30,7 +30,7 @@ from portal.archives.models import Archive
 from portal.dbsetup import begin_write
 from portal.documents import filetypes
 from portal.documents.inspect import Unacceptable
-from portal.documents.models import TEXT_EXTRACTED, TEXT_NONE, TEXT_OCR
+from portal.documents.models import TEXT_EXTRACTED, TEXT_NONE, TEXT_OCR, Document
 from portal.documents.services import (
     Details,
     Duplicate,
@@ -60,7 +60,7 @@ from portal.intake.models import (
     IntakeItem,
     IntakePage,
 )
-from portal.intake.services import JOB_KIND, discard_if_done, staged_file
+from portal.intake.services import JOB_KIND, discard_if_done, pages_of, staged_file
 from portal.register import actions
 from portal.register.services import record
 from portal.storage import StoreUnavailable
@@ -265,8 +265,6 @@ def _route(item: IntakeItem) -> tuple[Archive | None, str]:
 
 
 def _reading(item: IntakeItem) -> Reading | None:
-    from portal.intake.services import pages_of
-
     rows = [row for row in pages_of(item) if row.kind != PAGE_COVER]
     if not rows:
         return None
@@ -347,7 +345,6 @@ def _finish(item_id: int, state: str, reason: str, action: str, *, result: str =
         detail += f" (document {document_id})"
     if reason:
         detail += f": {reason}"
-    from portal.documents.models import Document
     record(_actor(item.filer or item.created_by), action, archive=archive, result=result, detail=detail,
            document=db.session.get(Document, document_id) if document_id else None)
     db.session.commit()

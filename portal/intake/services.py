@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import aliased
 
 from portal import crypto, jobs
 from portal.actor import Actor
@@ -35,15 +36,15 @@ from portal.errors import Conflict, InvalidState, NotFound, PortalError, Validat
 from portal.extensions import db
 from portal.intake.models import (
     ACTIVE,
-    DUPLICATE,
     FAILED,
-    FILED,
+    FINISHED,
     OPEN,
     QUEUED,
     REFUSED,
     REJECTED,
     SOURCE_WEB,
     SPLIT,
+    STATE_LABELS,
     WAITING,
     IntakeItem,
     IntakePage,
@@ -263,11 +264,10 @@ def discard_if_done(root: IntakeItem) -> bool:
     if root.staged_key is None:
         db.session.commit()
         return False
-    finished = (FILED, DUPLICATE, REJECTED)
     if root.parts:
-        done = root.state == SPLIT and all(part.state in finished for part in root.parts)
+        done = root.state == SPLIT and all(part.state in FINISHED for part in root.parts)
     else:
-        done = root.state in finished
+        done = root.state in FINISHED
     if not done:
         db.session.commit()
         return False
@@ -287,7 +287,7 @@ VIEWS = ("active", "queue", "done", "all")
 def _visible(user):
     query = sa.select(IntakeItem)
     if not perm.can_manage_intake(user):
-        parent = sa.orm.aliased(IntakeItem)
+        parent = aliased(IntakeItem)
         query = query.outerjoin(parent, IntakeItem.parent_id == parent.id).where(
             sa.or_(IntakeItem.created_by_id == user.id, parent.created_by_id == user.id))
     return query
@@ -302,7 +302,7 @@ def list_items(user, view: str = "active", *, page: int = 1, per_page: int = 50)
     elif view == "queue":
         query = query.where(IntakeItem.state.in_((WAITING, REFUSED)))
     elif view == "done":  # a split batch is done: its parts carry on in their own rows
-        query = query.where(IntakeItem.state.in_((FILED, DUPLICATE, REJECTED, SPLIT)))
+        query = query.where(IntakeItem.state.in_((*FINISHED, SPLIT)))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     items = list(db.session.scalars(query.order_by(IntakeItem.id.desc())
                                     .offset((page - 1) * per_page).limit(per_page)))
@@ -370,7 +370,6 @@ def assign(actor: Actor, item_id: int, archive_ident, doc_type: str, title: str 
     item.archive_id, item.doc_type = archive.id, doc_type
     if title.strip():
         item.title = title.strip()[:200]
-    item.cover_number = item.cover_number or ""
     item.state, item.reason = QUEUED, ""
     item.filer_id = actor.user.id
     item.decided_by_id, item.decided_at = actor.user.id, utcnow()
@@ -427,7 +426,7 @@ def state_of(item: IntakeItem) -> dict:
     return {
         "id": item.id,
         "state": state,
-        "state_label": str(item.state_label if state == item.state else _l("Failed")),
+        "state_label": str(STATE_LABELS[state]),
         "filename": item.filename,
         "source": item.source,
         "media_type": item.media_type,

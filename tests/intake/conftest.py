@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))  # scans
 sys.path.insert(0, str(Path(__file__).parent.parent / "documents"))  # doc_samples
@@ -62,11 +61,3 @@ def filed(make_archive):
     def _filed(**fields):
         return make_archive("staff_sales", status="filed", **fields)
     return _filed
-
-
-def pages_of(item_id: int):
-    from portal.extensions import db
-    from portal.intake.models import IntakePage
-
-    return list(db.session.scalars(sa.select(IntakePage).where(IntakePage.item_id == item_id)
-                                   .order_by(IntakePage.number)))

@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 
 import pytest
 import scans
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "api"))
-from conftest import pages_of  # noqa: E402,F401
-
-from portal.register import actions  # noqa: E402
+from portal.register import actions
 
 
 @pytest.fixture

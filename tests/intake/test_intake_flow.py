@@ -8,7 +8,7 @@ import io
 import pytest
 import scans
 import sqlalchemy as sa
-from conftest import pages_of
+from intake_helpers import pages_of
 
 from portal.documents.models import Document
 from portal.extensions import db

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import scans
-from conftest import pages_of
+from intake_helpers import pages_of
 
 from portal.extensions import db
 from portal.intake.models import FILED
