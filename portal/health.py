@@ -28,6 +28,8 @@ def component_states() -> dict[str, dict]:
     states["store"] = _store_state()
     states["search"] = _search_state()
     states["jobs"] = _jobs_state()
+    from portal import printing
+    states["pdf"] = printing.health()
     return states
 
 
@@ -72,5 +74,6 @@ def _jobs_state() -> dict:
 @bp.route("/healthz")
 def healthz():
     states = component_states()
-    ok = all(s.get("ok") for s in states.values())
+    # A component marked required=False (PDF output) degrades a feature, not the portal.
+    ok = all(s.get("ok") for s in states.values() if s.get("required", True))
     return jsonify(status="ok" if ok else "degraded", components=states), 200 if ok else 503

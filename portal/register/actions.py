@@ -82,6 +82,31 @@ INTAKE_REFUSE = "intake_refuse"
 INTAKE_FAIL = "intake_fail"
 INTAKE_DOWNLOAD = "intake_download"
 COVER_SHEET_PRINT = "cover_sheet_print"
+# Retention, destruction, backups, registers and oversight (issue 7)
+RETENTION_RULE_SAVE = "retention_rule_save"
+RETENTION_REVIEW = "retention_review"
+HOLD_PLACE = "hold_place"
+HOLD_LIFT = "hold_lift"
+DESTRUCTION_APPLY = "destruction_apply"
+DESTRUCTION_APPROVE = "destruction_approve"
+DESTRUCTION_REJECT = "destruction_reject"
+DESTRUCTION_WITHDRAW = "destruction_withdraw"
+DESTRUCTION_EXECUTE = "destruction_execute"
+DESTRUCTION_PRINT = "destruction_print"
+PIPL_REQUEST = "pipl_request"
+KEY_DESTROY = "key_destroy"
+BACKUP_RUN = "backup_run"
+BACKUP_VERIFY = "backup_verify"
+BACKUP_RESTORE = "backup_restore"
+LEDGER_PRINT = "ledger_print"
+HANDOVER = "handover"
+INSPECTION_DRAW = "inspection_draw"
+INSPECTION_CHECK = "inspection_check"
+INSPECTION_CLOSE = "inspection_close"
+RECTIFICATION_ASSIGN = "rectification_assign"
+RECTIFICATION_CLOSE = "rectification_close"
+MONTHLY_CHECK = "monthly_check"
+KPI_VIEW = "kpi_view"
 
 LABELS = {
     LOGIN: _l("Log in"),
@@ -160,6 +185,30 @@ LABELS = {
     INTAKE_FAIL: _l("Intake: processing failed"),
     INTAKE_DOWNLOAD: _l("Intake: original downloaded"),
     COVER_SHEET_PRINT: _l("Cover sheet printed"),
+    RETENTION_RULE_SAVE: _l("Retention rule saved"),
+    RETENTION_REVIEW: _l("Termination review decided"),
+    HOLD_PLACE: _l("Archive put on hold"),
+    HOLD_LIFT: _l("Hold lifted"),
+    DESTRUCTION_APPLY: _l("Destruction applied for"),
+    DESTRUCTION_APPROVE: _l("Destruction approved"),
+    DESTRUCTION_REJECT: _l("Destruction rejected"),
+    DESTRUCTION_WITHDRAW: _l("Destruction application withdrawn"),
+    DESTRUCTION_EXECUTE: _l("Archive destroyed"),
+    DESTRUCTION_PRINT: _l("Destruction certificate printed"),
+    PIPL_REQUEST: _l("Customer deletion request recorded"),
+    KEY_DESTROY: _l("Archive data key destroyed"),
+    BACKUP_RUN: _l("Backup written"),
+    BACKUP_VERIFY: _l("Backup verified"),
+    BACKUP_RESTORE: _l("Backup restored"),
+    LEDGER_PRINT: _l("Register printed or exported"),
+    HANDOVER: _l("Archives handed over"),
+    INSPECTION_DRAW: _l("Inspection sample drawn"),
+    INSPECTION_CHECK: _l("Inspection check recorded"),
+    INSPECTION_CLOSE: _l("Inspection closed"),
+    RECTIFICATION_ASSIGN: _l("Rectification assigned"),
+    RECTIFICATION_CLOSE: _l("Rectification closed"),
+    MONTHLY_CHECK: _l("Monthly check recorded"),
+    KPI_VIEW: _l("KPI dashboard viewed"),
 }
 
 

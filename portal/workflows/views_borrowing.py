@@ -14,7 +14,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal import workcal
+from portal import printing, workcal
 from portal.actor import Actor
 from portal.archives import permissions as perm
 from portal.archives.models import FILED, Archive
@@ -312,11 +312,16 @@ def _ledger_departments(me: Actor):
 def register_print():
     me = actor()
     f = borrowing_ledger.parse_filter(request.args)
+    if printing.wants("xlsx"):
+        return register_export()
     loans, total = borrowing_ledger.for_print(me, f)
-    return render_template("borrowing/register_print.html", loans=loans, total=total, f=f,
-                           filter_args=f.args(), filter_text=borrowing_ledger.describe(f),
-                           printed_at=local_time(datetime.now(UTC).replace(tzinfo=None)),
-                           condition_text=borrowing_ledger.condition_text, **_labels())
+    context = dict(loans=loans, total=total, f=f, filter_args=f.args(),
+                   filter_text=borrowing_ledger.describe(f),
+                   printed_at=local_time(datetime.now(UTC).replace(tzinfo=None)),
+                   condition_text=borrowing_ledger.condition_text, **_labels())
+    if printing.wants("pdf"):
+        return printing.pdf_response("borrowing/register_print.html", "borrowing-register", **context)
+    return render_template("borrowing/register_print.html", **context)
 
 
 @bp.route("/register/export.xlsx")

@@ -1,0 +1,223 @@
+"""Printable registers and reports 台账: one HTML page per register, turned into PDF and Excel.
+
+Every register page is an ordinary template extending ``base.html`` with the print style sheet
+(A4, title, filter line, repeated table headers, page numbers, signature lines). This module
+turns such a page into
+
+* **PDF** with WeasyPrint, a real layout engine with CSS paged media. It reads the portal's own
+  style sheets from the static folder (never the network) and uses the system's CJK fonts through
+  fontconfig (Debian: ``fonts-noto-cjk`` or ``fonts-wqy-microhei``). Without a CJK font the PDF
+  would print empty boxes instead of Chinese characters, so :func:`pdf_problem` refuses instead
+  (503 with the reason; ``/healthz`` reports it as the ``pdf`` component).
+* **Excel** (openpyxl) through :func:`workbook`: title, filter and printed-by lines, a bold header
+  row repeated on every printed page, borders, wrapped text, A4 landscape fit to width.
+
+Use in a view::
+
+    from portal import printing
+    if printing.wants("pdf"):
+        return printing.pdf_response("x/print.html", "x-register", **ctx)
+    if printing.wants("xlsx"):
+        return printing.xlsx_response(printing.workbook(...), "x-register")
+    return render_template("x/print.html", **ctx)
+
+Templates can include ``_print_toolbar.html`` (Print / PDF / Excel buttons keeping the filter).
+"""
+from __future__ import annotations
+
+import io
+import mimetypes
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import current_app, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from portal.errors import PortalError
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Families tried in order for Chinese text in PDFs (Simplified first, then Traditional).
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+                "WenQuanYi Zen Hei", "Noto Sans CJK TC", "Noto Serif CJK SC", "AR PL UMing CN")
+_FONT_CSS = ("html, body, table, th, td, h1, h2, h3, p, div, span { font-family: "
+             + ", ".join(f'"{name}"' for name in CJK_FAMILIES) + ", sans-serif; }")
+
+_render_lock = threading.Lock()  # WeasyPrint/Pango are not documented as thread-safe
+_problem_cache: dict[str, str | None] = {}
+
+
+class PdfUnavailable(PortalError):
+    """PDF output cannot be made on this server (no engine or no CJK font)."""
+
+    status = 503
+
+
+def wants(fmt: str) -> bool:
+    """Whether the request asks for this output format (``?format=pdf`` / ``?format=xlsx``)."""
+    return (request.args.get("format") or "").lower() == fmt
+
+
+def cjk_fonts() -> list[str]:
+    """Font families installed on this machine that cover Chinese (via fontconfig)."""
+    fc_list = shutil.which("fc-list")
+    if not fc_list:
+        return []
+    try:
+        out = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True,
+                             timeout=20, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted({line.split(",")[0].strip() for line in out.splitlines() if line.strip()})
+
+
+def pdf_problem() -> str | None:
+    """Why PDFs cannot be made here, or None. Checked once per process."""
+    if "problem" not in _problem_cache:
+        problem = None
+        try:
+            import weasyprint  # noqa: F401
+        except (ImportError, OSError) as exc:  # OSError: Pango missing
+            problem = _("The PDF engine (WeasyPrint) cannot start on this server: %(error)s",
+                        error=exc.__class__.__name__)
+        else:
+            if not cjk_fonts():
+                problem = _("No Chinese font is installed on this server, so a PDF would show empty "
+                            "boxes instead of characters. Ask the administrator to install one "
+                            "(Debian: apt-get install fonts-noto-cjk).")
+        _problem_cache["problem"] = problem
+    return _problem_cache["problem"]
+
+
+def _static_fetcher(static_folder: str, url_root: str):
+    """A WeasyPrint URL fetcher serving the portal's static files from disk and nothing else
+    (no network, no file:// outside the static folder)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    root = Path(static_folder).resolve()
+    static_path = urlsplit(url_root).path.rstrip("/") + "/static/"
+
+    class StaticOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            path = urlsplit(url).path
+            if not path.startswith(static_path):
+                raise ValueError(f"not fetched for a PDF: {url}")
+            target = (root / path[len(static_path):]).resolve()
+            if root not in target.parents or not target.is_file():
+                raise ValueError(f"not a static file: {url}")
+            media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(url, body=target.read_bytes(),
+                                      headers={"Content-Type": media_type})
+    return StaticOnly()
+
+
+def render_pdf(html: str, base_url: str | None = None) -> bytes:
+    """HTML (a rendered print page) → PDF bytes, A4 by the page's own @page rules."""
+    problem = pdf_problem()
+    if problem:
+        raise PdfUnavailable(problem)
+    from weasyprint import CSS, HTML
+    base_url = base_url or request.url_root
+    fetcher = _static_fetcher(current_app.static_folder, base_url)
+    with _render_lock:
+        document = HTML(string=html, base_url=base_url, url_fetcher=fetcher, media_type="print")
+        return document.write_pdf(stylesheets=[CSS(string=_FONT_CSS)])
+
+
+def stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def _attachment(data: bytes, media_type: str, filename: str):
+    response = make_response(data)
+    response.headers["Content-Type"] = media_type
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def pdf_response(template: str, name: str, **context):
+    """Render a print template (with ``pdf=True`` in its context) and answer it as a PDF file
+    ``<name>-<timestamp>.pdf``."""
+    html = render_template(template, pdf=True, **context)
+    return _attachment(render_pdf(html), "application/pdf", f"{name}-{stamp()}.pdf")
+
+
+def xlsx_response(data: bytes, name: str):
+    return _attachment(data, XLSX_TYPE, f"{name}-{stamp()}.xlsx")
+
+
+def cell_text(value) -> str | int | float:
+    """A cell value; text starting with = + - @ stays text (no formula injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def workbook(title: str, headers: Sequence[str], rows: Iterable[Sequence], *,
+             lines: Sequence[str] = (), widths: Sequence[int] | None = None,
+             landscape: bool = True, sheet: str | None = None,
+             signatures: Sequence[str] = ()) -> bytes:
+    """A register as an .xlsx workbook: title, extra lines (filter, printed by …), the table with
+    a repeated bold header row, and signature lines under it."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = (sheet or title)[:31]
+    ws.append([title])
+    ws["A1"].font = Font(bold=True, size=14)
+    for line in lines:
+        ws.append([line])
+    header_row = ws.max_row + 1
+    ws.append([str(h) for h in headers])
+    for row in rows:
+        ws.append([cell_text(value) for value in row])
+    last_row = ws.max_row
+    thin = Side(style="thin", color="999999")
+    for col in range(1, len(headers) + 1):
+        cell = ws.cell(row=header_row, column=col)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="EEEEEE")
+        width = widths[col - 1] if widths and col <= len(widths) else 16
+        ws.column_dimensions[get_column_letter(col)].width = width
+    for row in ws.iter_rows(min_row=header_row, max_row=last_row, max_col=len(headers)):
+        for cell in row:
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    if signatures:
+        ws.append([])
+        ws.append([f"{label}：__________" for label in signatures])
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.oddFooter.center.text = "&P / &N"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def health() -> dict:
+    """The ``pdf`` component of /healthz."""
+    problem = pdf_problem()
+    return {"ok": problem is None, "required": False, "fonts": len(cjk_fonts()),
+            **({"error": str(problem)} if problem else {})}
+
+
+DEFAULT_SIGNATURES = (_l("Archivist"), _l("Quality supervisor"), _l("Date"))

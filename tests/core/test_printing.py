@@ -1,0 +1,83 @@
+"""PDF and Excel output of the printable registers (portal.printing)."""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from portal import printing
+
+
+def pdf_fonts(data: bytes) -> set[str]:
+    """Names of the fonts embedded in a PDF."""
+    names = set()
+    for page in PdfReader(io.BytesIO(data)).pages:
+        fonts = page.get("/Resources", {}).get("/Font", {})
+        for ref in fonts.values():
+            names.add(str(ref.get_object().get("/BaseFont")))
+    return names
+
+
+needs_pdf = pytest.mark.skipif(not printing.cjk_fonts(), reason="no CJK font installed")
+
+
+@needs_pdf
+def test_register_pdf_is_a4_with_chinese_text_in_a_cjk_font(login):
+    client = login("archivist")
+    response = client.get("/borrowings/register/print?format=pdf")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="borrowing-register-')
+    reader = PdfReader(io.BytesIO(response.data))
+    box = reader.pages[0].mediabox
+    # A4 landscape: 297 × 210 mm in points
+    assert (round(float(box.width)), round(float(box.height))) == (842, 595)
+    text = reader.pages[0].extract_text()
+    assert "纸质客户档案借阅登记簿" in text or "借阅" in text
+    assert "第 1 页 / 共 1 页" in text
+    assert any("CJK" in name or "WenQuanYi" in name for name in pdf_fonts(response.data))
+
+
+@needs_pdf
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="needs poppler-utils")
+def test_register_pdf_renders_to_a_page_image(login, tmp_path):
+    client = login("archivist")
+    data = client.get("/borrowings/register/print?format=pdf").data
+    (tmp_path / "r.pdf").write_bytes(data)
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(tmp_path / "r.pdf"), str(tmp_path / "p")],
+                   check=True)
+    assert sorted(p.name for p in tmp_path.glob("p*.png"))
+
+
+def test_pdf_refused_with_a_reason_when_no_chinese_font(login, monkeypatch):
+    monkeypatch.setitem(printing._problem_cache, "problem", "no font")
+    client = login("archivist")
+    response = client.get("/borrowings/register/print?format=pdf")
+    assert response.status_code == 503
+    assert "no font" in response.get_data(as_text=True)
+    health = client.get("/healthz")
+    assert health.status_code == 200  # a missing font degrades PDFs, not the portal
+    assert health.get_json()["components"]["pdf"]["ok"] is False
+
+
+def test_register_excel_through_the_print_toolbar(login):
+    client = login("archivist")
+    page = client.get("/borrowings/register/print").get_data(as_text=True)
+    assert "format=pdf" in page and "format=xlsx" in page
+    response = client.get("/borrowings/register/print?format=xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert sheet["A1"].value
+
+
+def test_workbook_keeps_formulas_as_text():
+    data = printing.workbook("标题", ["甲", "乙"], [["=1+1", 3]], lines=["筛选：全部"],
+                             signatures=["档案管理员"])
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet["A1"].value == "标题"
+    assert sheet["A4"].value == "'=1+1" and sheet["B4"].value == 3
+    assert sheet.print_title_rows == "$3:$3"
