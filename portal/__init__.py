@@ -111,6 +111,15 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)  # bearer tokens, not cookies: CSRF does not apply
     from portal.intake.views import bp as intake_bp  # scan intake (issue 4)
     app.register_blueprint(intake_bp)
+    # retention, destruction, backups, registers, inspections, oversight (issue 7)
+    from portal.backup.views import bp as backup_bp
+    from portal.destruction.views import bp as destruction_bp
+    from portal.inspection.views import bp as inspection_bp
+    from portal.oversight.views import bp as oversight_bp
+    from portal.reports.views import bp as reports_bp
+    from portal.retention.views import bp as retention_bp
+    for bp in (retention_bp, destruction_bp, backup_bp, reports_bp, inspection_bp, oversight_bp):
+        app.register_blueprint(bp)
     app.register_blueprint(api_bp)
 
 

@@ -1,0 +1,1 @@
+"""Destruction 销毁: applications, approvals, execution, certificates (issue 7)."""

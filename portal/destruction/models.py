@@ -1,0 +1,2 @@
+"""Tables of destruction (migration: see migrations/versions)."""
+from __future__ import annotations

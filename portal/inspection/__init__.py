@@ -1,0 +1,1 @@
+"""Quarterly inspections 抽查: samples, checklists, findings, rectification (issue 7)."""

@@ -1,0 +1,1 @@
+"""Oversight: KPI dashboard, monthly checks and reminders (issue 7)."""
