@@ -1,4 +1,11 @@
 """Import every model module so that SQLAlchemy's metadata (and Alembic) know all tables."""
+# issue 7: each package's models module imports its tables
+import portal.backup.models  # noqa: F401,E402
+import portal.destruction.models  # noqa: F401,E402
+import portal.inspection.models  # noqa: F401,E402
+import portal.oversight.models  # noqa: F401,E402
+import portal.reports.models  # noqa: F401,E402
+import portal.retention.models  # noqa: F401,E402
 from portal.admin.models import CustomerType, Setting  # noqa: F401
 from portal.archives.models import (  # noqa: F401
     Anniversary,
@@ -21,10 +28,3 @@ from portal.search.models import SearchOutbox  # noqa: F401
 from portal.workcal import CalendarDay  # noqa: F401
 from portal.workflows.borrowing_models import Loan, LoanEvent, LoanItem, LoanReminder  # noqa: F401
 from portal.workflows.requests import ChangeItem, ChangeRequest, QueryRequest  # noqa: F401
-# issue 7: each package's models module imports its tables
-import portal.backup.models  # noqa: F401,E402
-import portal.destruction.models  # noqa: F401,E402
-import portal.inspection.models  # noqa: F401,E402
-import portal.oversight.models  # noqa: F401,E402
-import portal.reports.models  # noqa: F401,E402
-import portal.retention.models  # noqa: F401,E402
