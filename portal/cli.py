@@ -40,6 +40,11 @@ def register_cli(app) -> None:
     from portal.jobs.cli import jobs_group, worker_command  # background jobs (issue 4)
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_group)
+    from portal.backup.cli import backup_command, keys_group, restore_command  # backups (issue 7)
+    for command in (backup_command, restore_command, keys_group):
+        app.cli.add_command(command)
+    from portal.destruction.cli import destruction_group  # destruction 销毁 (issue 7)
+    app.cli.add_command(destruction_group)
 
 
 @click.command("init")
@@ -83,6 +88,9 @@ def demo_command(archives: int):
         click.echo("Scan intake: a scanned batch with a cover sheet and a letter without archive number "
                    "sent; reading them (OCR) …")
         jobs.run_pending(current_app._get_current_object())
+    # Retention reviews, a hold, destructions, handovers, an inspection, checks, a backup (issue 7)
+    from portal.demo_oversight import create_demo_oversight
+    click.echo(create_demo_oversight(current_app.config["DEMO_PASSWORD"]))
     from portal.search import indexing
     indexing.drain()  # builds the index when there is none yet
     click.echo("Search index up to date.")
@@ -214,12 +222,15 @@ def verify_command(no_contents: bool):
             click.echo(f"  … {report.checked} versions checked, {_megabytes(report.bytes_checked)} read",
                        err=True)
 
+    from portal.backup.keyvault import VaultUnavailable
+
     try:
         cleared = object_store.clear_incomplete("archives/")
         report = verify_store(contents=not no_contents, progress=progress)
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, VaultUnavailable) as exc:
         detail = exc.detail.get("detail") or exc.message
-        click.echo(f"FAILED: the document store could not be read: {detail}", err=True)
+        what = "key vault" if isinstance(exc, VaultUnavailable) else "document store"
+        click.echo(f"FAILED: the {what} could not be read: {detail}", err=True)
         record_now(cli_actor(), actions.FIXITY_CHECK, result="failed",
                    detail=f"store unavailable: {str(detail)[:200]}")
         sys.exit(1)
@@ -298,15 +309,22 @@ def reindex_command(batch: int, procs: int | None, limitmb: int):
 @with_appcontext
 def remind_command():
     """Remind borrowers (and their heads) of overdue loans: once per loan per day (cron-safe).
+    Then notify the responsible staff of birthdays, anniversaries, follow-ups and monthly checks
+    due, and the archivist of retention reviews due: once per item and occasion (e-mailed when
+    SMTP is configured).
 
-    The archivist's lending desk does the same when it is opened, so this is optional.
+    The archivist's lending desk does the loans when it is opened, so this is optional for them.
     """
     from portal.actor import Actor
+    from portal.oversight import reminders
     from portal.workflows.borrowing_inbox import overdue_loans, send_reminders
 
     count = send_reminders(Actor(None, "cli", "cli"))
     click.echo(f"{len(overdue_loans())} overdue loan(s); {count} reminded now "
                f"(the others were reminded earlier today).")
+    sent = reminders.send_reminders(Actor(None, "cli", "cli"))
+    click.echo(f"{sent} reminder(s) sent now (birthdays, anniversaries, follow-ups, monthly checks, "
+               f"retention reviews; each only once).")
 
 
 @click.group("intake")

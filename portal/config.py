@@ -33,6 +33,9 @@ DEFAULTS: dict[str, object] = {
     "S3_PART_SIZE": 5 * 1024 * 1024,  # measured: as fast as 10 MiB × 2, less memory (bench/README.md)
     "S3_PARALLEL_UPLOADS": 3,
     "MASTER_KEY": None,  # base64 of 32 bytes; <instance>/master_key is made when unset
+    # Key vault (portal.backup.keyvault): one key-encryption key per archive, outside the database
+    # and the backups; <instance>/keyvault when unset. Mirror it with deletions, never snapshot it.
+    "KEY_VAULT": None,
     "MAX_IMAGE_PIXELS": 80_000_000,  # larger images are refused as decompression bombs
     "TEXT_MAX_PAGES": 2000,  # text is read from at most this many pages of a PDF
     # Downloads and prints of documents at these levels carry a visible watermark.
@@ -119,6 +122,7 @@ ENV_NAMES = {
     "S3_PART_SIZE": "S3_PART_SIZE",
     "S3_PARALLEL_UPLOADS": "S3_PARALLEL_UPLOADS",
     "MASTER_KEY": "MASTER_KEY",
+    "KEY_VAULT": "KEY_VAULT",
     "MAX_IMAGE_PIXELS": "MAX_IMAGE_PIXELS",
     "WATERMARK_LEVELS": "WATERMARK_LEVELS",
     "WATERMARK_FONT": "WATERMARK_FONT",
@@ -174,7 +178,7 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict[str, obj
             value = timedelta(minutes=float(raw))
         elif key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "DEMO_PASSWORD", "STORAGE_DIR",
                      "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET", "S3_REGION",
-                     "MASTER_KEY", "WATERMARK_FONT", "SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD",
+                     "MASTER_KEY", "KEY_VAULT", "WATERMARK_FONT", "SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD",
                      "SMTP_FROM", "SMTP_DOMAIN", "PUBLIC_URL", "JOBS_RUNNER", "REDIS_URL", "JOBS_QUEUE"):
             value = raw
         found[key] = value

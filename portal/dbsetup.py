@@ -92,6 +92,10 @@ def configure_engine(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Deleted and overwritten content is zeroed at once (destruction, policy 004 §17: "确保无法恢复"):
+        # without it, freed cells and pages keep old texts until reused. On by default in Debian's
+        # SQLite, not in every build. Cost measured: deletes of large rows ~2x, inserts/updates equal.
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -72,6 +72,12 @@ STATUS_CYCLE = ("filed", "filed", "filed", "draft", "filed", "filed", "submitted
                 "filed", "submitted", "filed", "filed", "approved", "filed", "filed", "filed", "filed")
 # Filed archives at these positions are classified 一级 (secret) by the archivist when filing.
 SECRET_POSITIONS = (4, 13, 22)  # modulo 25
+# Retention (issue 7): terminated customers at these positions (all filed) ended long ago — the
+# archive is made as if loaded four years earlier, so it is eligible for destruction — or a chosen
+# number of days ago, around their 6-month termination review (overdue, due within weeks).
+RETENTION_OLD = (1, 15, 29)
+RETENTION_ENDED_DAYS = {22: 240, 36: 212, 43: 168}
+BIRTHDAY_IN_DAYS = 3  # one individual customer of staff_sales has a birthday this soon (reminders)
 
 CITIES = [  # Chinese city, pinyin, district address stem, ID-number area code
     ("深圳市", "Shenzhen", "广东省深圳市南山区粤海街道科技南十二路", "440305"),
@@ -326,13 +332,46 @@ def demo_specs(count: int, today: date | None = None) -> list[DemoSpec]:
     contract_seq = _Counter(rng.randint(100, 130))
     order_seq = _Counter(rng.randint(10, 40))
     specs = []
+    birthday_set = False
     for i in range(count):
         type_code = TYPE_CYCLE[i % len(TYPE_CYCLE)]
         stage = STAGE_CYCLE[i % len(STAGE_CYCLE)]
         status = STATUS_CYCLE[i % len(STATUS_CYCLE)]
-        spec = _one_spec(rng, i, type_code, stage, status, today, used_names, contract_seq, order_seq)
+        # The same random draws for every archive (the others stay as they were); only the dates move.
+        day = _years_before(today, 4) if stage == "terminated" and i in RETENTION_OLD else today
+        spec = _one_spec(rng, i, type_code, stage, status, day, used_names, contract_seq, order_seq,
+                         ended_days_ago=RETENTION_ENDED_DAYS.get(i) if stage == "terminated" else None)
+        if (not birthday_set and spec.data["kind"] == "individual" and status == "filed"
+                and stage != "terminated" and spec.data["_responsible"] == "staff_sales"):
+            _birthday_soon(spec, today, i)
+            birthday_set = True
         specs.append(spec)
     return specs
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _birthday_soon(spec: DemoSpec, today: date, i: int) -> None:
+    """Move an individual customer's birthday (and the ID number with it) to
+    :data:`BIRTHDAY_IN_DAYS` days from ``today``, in the same year of birth. Its 生日 anniversary
+    record is left out: the birthday reminder comes from the date of birth (one reminder, not two)."""
+    data = spec.data
+    soon = today + timedelta(days=BIRTHDAY_IN_DAYS)
+    born = data["birth_date"]
+    try:
+        born = born.replace(month=soon.month, day=soon.day)
+    except ValueError:  # 29 February, born in a common year
+        born = born.replace(month=2, day=28)
+    data["birth_date"] = born
+    data["id_number"] = _id_number(random.Random(SEED + i), data["id_number"][:6], born,
+                                   data["gender"] == "male")
+    spec.records = [(kind, values) for kind, values in spec.records
+                    if not (kind == "anniversaries" and values.get("occasion") == "生日")]
 
 
 def _unique(name: str, used: set[str], suffix_options: list[str]) -> str:
@@ -345,7 +384,8 @@ def _unique(name: str, used: set[str], suffix_options: list[str]) -> str:
     return candidate
 
 
-def _one_spec(rng, i, type_code, stage, status, today, used_names, contract_seq, order_seq) -> DemoSpec:
+def _one_spec(rng, i, type_code, stage, status, today, used_names, contract_seq, order_seq,
+              ended_days_ago: int | None = None) -> DemoSpec:
     city, city_py, street, area = rng.choice(CITIES)
     region = rng.choice(REGIONS)
     markets, words, suffixes, overseas_addr, phone_prefix, foreign_contacts = OVERSEAS[region]
@@ -442,6 +482,10 @@ def _one_spec(rng, i, type_code, stage, status, today, used_names, contract_seq,
         data["contract_signed_on"] = signed
     if stage == "terminated":
         data["terminated_on"] = _date_between(rng, signed + timedelta(days=120), today - timedelta(days=7))
+        if ended_days_ago is not None:  # a chosen distance from the termination review
+            data["terminated_on"] = today - timedelta(days=ended_days_ago)
+            if signed > data["terminated_on"] - timedelta(days=120):
+                signed = data["contract_signed_on"] = data["terminated_on"] - timedelta(days=400)
 
     # Who enters it: sales (staff or head) or marketing. Staff of 市场部 have 三级 clearance,
     # so their archives are classified 三级 (public); the others mostly 二级 (internal).

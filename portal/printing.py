@@ -76,12 +76,23 @@ def cjk_fonts() -> list[str]:
     return sorted({line.split(",")[0].strip() for line in out.splitlines() if line.strip()})
 
 
+def _weasyprint():
+    """Import WeasyPrint, undoing its one global side effect: it sets Pillow's
+    ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` for the whole process, which would let damaged
+    uploads pass the documents' image checks (portal.documents.inspect). Our PDFs embed only the
+    portal's own static files, which are never truncated."""
+    import weasyprint
+    from PIL import ImageFile
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return weasyprint
+
+
 def pdf_problem() -> str | None:
     """Why PDFs cannot be made here, or None. Checked once per process."""
     if "problem" not in _problem_cache:
         problem = None
         try:
-            import weasyprint  # noqa: F401
+            _weasyprint()
         except (ImportError, OSError) as exc:  # OSError: Pango missing
             problem = _("The PDF engine (WeasyPrint) cannot start on this server: %(error)s",
                         error=exc.__class__.__name__)
@@ -123,7 +134,8 @@ def render_pdf(html: str, base_url: str | None = None) -> bytes:
     problem = pdf_problem()
     if problem:
         raise PdfUnavailable(problem)
-    from weasyprint import CSS, HTML
+    weasyprint = _weasyprint()
+    CSS, HTML = weasyprint.CSS, weasyprint.HTML
     base_url = base_url or request.url_root
     fetcher = _static_fetcher(current_app.static_folder, base_url)
     with _render_lock:

@@ -111,3 +111,96 @@ def test_default_demo_set_is_deterministic_and_varied():
     assert sum(s.secret for s in first) == 6
     # More archives on request (``portal demo --archives 200``) still get distinct names.
     assert len({s.data["name"] for s in demo_specs(200)}) == 200
+
+
+def test_issue7_demo_pages_are_alive_and_portal_demo_twice_adds_nothing(app, login, user):
+    """``portal demo`` leaves every retention, destruction, handover, inspection, check and backup
+    page with data (made through the services), and a second run adds nothing."""
+    from pathlib import Path
+
+    from portal.backup.models import BackupRun
+    from portal.demo_oversight import HOLD_REFERENCE
+    from portal.destruction.models import DestructionApplication
+    from portal.inspection.models import Inspection, Rectification
+    from portal.oversight.models import MonthlyCheck
+    from portal.reports.models import Handover
+    from portal.retention import services as retention
+    from portal.retention.models import RetentionHold, RetentionReview
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "--archives", "25"])
+    assert result.exit_code == 0, result.output
+    assert "25 demo archives created" in result.output and "executed" in result.output
+
+    archivist, manager, head_sales, staff = (login(name) for name in
+                                             ("archivist", "manager", "head_sales", "staff_sales"))
+
+    # Termination reviews due: on the archivist's review list and in the inbox.
+    due = retention.reviews_due(user("archivist"))
+    assert due
+    page = archivist.get("/retention/reviews").get_data(as_text=True)
+    inbox = archivist.get("/inbox/").get_data(as_text=True)
+    assert all(item.archive.number in page and item.archive.number in inbox for item in due)
+
+    # A hold placed by management, with the court's case number.
+    hold = db.session.scalar(sa.select(RetentionHold))
+    assert hold.placed_by.username == "manager" and hold.lifted_at is None
+    page = manager.get("/retention/holds").get_data(as_text=True)
+    assert HOLD_REFERENCE in page and "合同纠纷诉讼中" in page
+
+    # One executed destruction: in the register, with its certificate; the archive is a tombstone,
+    # which a department head cannot open at all.
+    executed, waiting = db.session.scalars(sa.select(DestructionApplication).order_by(DestructionApplication.id))
+    assert executed.status == "executed" and executed.executor.username == "archivist"
+    assert executed.witness.username == "supervisor"
+    destroyed = executed.records[0].archive
+    assert destroyed.status == "destroyed"
+    assert executed.number in archivist.get("/destruction/register").get_data(as_text=True)
+    tombstone = archivist.get(f"/archives/{destroyed.id}").get_data(as_text=True)
+    assert "已销毁" in tombstone and executed.number in tombstone and "周质检" in tombstone
+    certificate = archivist.get(f"/destruction/{executed.id}/certificate")
+    assert certificate.status_code == 200 and certificate.data.startswith(b"%PDF")
+    assert head_sales.get(f"/archives/{destroyed.id}").status_code == 404
+
+    # The other application waits for the sales head (in the inbox), not for the marketing head.
+    assert waiting.status == "pending_departments"
+    assert waiting.number in head_sales.get("/inbox/").get_data(as_text=True)
+    assert waiting.number not in login("head_marketing").get("/inbox/").get_data(as_text=True)
+
+    # Handovers (岗位调整): one confirmed, one waiting for the sales head's confirmation.
+    confirmed, pending = db.session.scalars(sa.select(Handover).order_by(Handover.id))
+    assert (confirmed.status, pending.status) == ("confirmed", "pending")
+    page = archivist.get("/ledgers/handovers").get_data(as_text=True)
+    assert confirmed.number in page and pending.number in page and "岗位调整" in page
+    assert pending.number in head_sales.get("/inbox/").get_data(as_text=True)
+
+    # The quarter's inspection: 5 drawn, 3 checked, a finding with a rectification for the staff.
+    inspection = db.session.scalar(sa.select(Inspection))
+    assert inspection.sample_size == 5 and inspection.seed
+    assert sum(1 for s in inspection.samples if s.checked_at is not None) == 3
+    rect = db.session.scalar(sa.select(Rectification))
+    assert rect.assignee.role == "staff" and rect.deadline
+    page = archivist.get(f"/inspections/{inspection.id}").get_data(as_text=True)
+    assert "发现问题" in page and rect.check.note in page
+    assert "整改" in login(rect.assignee.username).get("/inbox/").get_data(as_text=True)
+
+    # staff_sales: part of this month's checks confirmed; a birthday and a follow-up in the inbox.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(MonthlyCheck)) > 0
+    assert "已确认" in staff.get("/oversight/checks").get_data(as_text=True)
+    inbox = staff.get("/inbox/").get_data(as_text=True)
+    assert "生日" in inbox and "跟进" in inbox
+
+    # One backup in the instance folder, on the backup register.
+    run = db.session.scalar(sa.select(BackupRun))
+    assert run.result == "ok" and Path(run.location).parent == Path(app.instance_path) / "backups"
+    assert "成功" in archivist.get("/backups/").get_data(as_text=True)
+    assert verify().ok
+
+    counted = (RegisterEntry, DestructionApplication, Handover, Inspection, Rectification, RetentionHold,
+               RetentionReview, MonthlyCheck, BackupRun, Archive)
+    before = {model: _count(model) for model in counted}
+    again = runner.invoke(args=["demo", "--archives", "25"])
+    assert again.exit_code == 0, again.output
+    assert "none added" in again.output and "already present" in again.output
+    db.session.rollback()
+    assert {model: _count(model) for model in counted} == before

@@ -33,6 +33,11 @@ SETTING_DEFAULTS = {
     # 档案编号规则, policy 004 §11: 海外-年份-客户类型代码-序号, e.g. 海外-2026-电商-001
     "number_template": "{prefix}-{year}-{type_code}-{seq:03}",
     "number_prefix": "海外",
+    # 季度抽查 sample size (policy 004 §14: 随机抽取一定比例): a number of archives or a percentage ("10%")
+    "inspection_sample_size": "10",
+    # A destroyed archive's tombstone keeps the customer's name ("1") or only the number ("0");
+    # the policy's 销毁清册 lists names (004 §17). Destruction settings page: /destruction/settings.
+    "destruction_keep_name": "1",
 }
 
 

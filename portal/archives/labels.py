@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from portal.archives.models import APPROVED, DRAFT, FILED, INDIVIDUAL, ORGANISATION, REJECTED, SUBMITTED
+from portal.archives.models import (
+    APPROVED,
+    DESTROYED,
+    DRAFT,
+    FILED,
+    INDIVIDUAL,
+    ORGANISATION,
+    REJECTED,
+    SUBMITTED,
+)
 
 STATUS_LABELS = {
     DRAFT: _l("Draft"),
@@ -11,5 +20,6 @@ STATUS_LABELS = {
     APPROVED: _l("Awaiting filing"),
     REJECTED: _l("Returned for correction"),
     FILED: _l("Filed"),
+    DESTROYED: _l("Destroyed"),
 }
 KIND_LABELS = {INDIVIDUAL: _l("Individual"), ORGANISATION: _l("Organisation")}

@@ -21,7 +21,9 @@ STAGES = (POTENTIAL, ACTIVE, TERMINATED)
 # Filing status: draft → submitted → approved (by head) → filed (by archivist, number assigned);
 # a head's rejection sends it back to ``rejected`` which the author edits and resubmits.
 DRAFT, SUBMITTED, APPROVED, REJECTED, FILED = "draft", "submitted", "approved", "rejected", "filed"
-STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, FILED)
+# Destroyed 已销毁 (portal.destruction): only a tombstone remains (number, dates, the record).
+DESTROYED = "destroyed"
+STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, FILED, DESTROYED)
 IMPORTANCE_LEVELS = ("A", "B", "C", "D")
 
 
@@ -208,6 +210,8 @@ class Communication(_SubRecord, db.Model):
     topic: Mapped[str] = mapped_column(sa.String(200))
     agreements: Mapped[str] = mapped_column(sa.Text, default="")
     disagreements: Mapped[str] = mapped_column(sa.Text, default="")
+    # 下次跟进日期: the responsible staff are reminded when it is due (portal.oversight.reminders)
+    follow_up_on: Mapped[date | None]
 
 
 class ServiceRecord(_SubRecord, db.Model):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from portal.archives.models import APPROVED, DRAFT, FILED, REJECTED, SUBMITTED, Archive
+from portal.archives.models import APPROVED, DESTROYED, DRAFT, FILED, REJECTED, SUBMITTED, Archive
 from portal.auth import roles
 from portal.auth.models import User
 from portal.errors import PermissionDenied
@@ -33,7 +33,7 @@ def view_refusal(user: User | None, archive: Archive):
     on an archive ask ``_own_access`` instead.
     """
     reason = _own_refusal(user, archive)
-    if reason is not None and archive is not None and _granted(user, archive):
+    if reason is not None and archive is not None and archive.status != DESTROYED and _granted(user, archive):
         return None
     return reason
 
@@ -58,6 +58,8 @@ def _own_refusal(user: User | None, archive: Archive):
     if user.role == roles.ADMIN:
         return _l("System administrators manage users and settings but cannot open archives "
                   "(separation of duties).")
+    if archive.status == DESTROYED:  # only the tombstone remains (portal.destruction)
+        return _l("This archive was destroyed; only its destruction record remains.")
     if archive.sensitivity < user.clearance:
         return _l("This archive is classified %(level)s; your clearance does not allow opening it. "
                   "Ask the archivist for a query authorisation.",
@@ -83,7 +85,8 @@ def visible_clause(user: User):
     live query authorisations included (their expiry is a time comparison in the clause)."""
     if user.role not in (roles.STAFF, roles.DEPT_HEAD, *roles.ALL_DEPARTMENT_ROLES):
         return sa.false()
-    cond = Archive.sensitivity >= user.clearance
+    # A destroyed archive (a tombstone) is in nobody's lists, counts or search results.
+    cond = sa.and_(Archive.sensitivity >= user.clearance, Archive.status != DESTROYED)
     if user.role in roles.ALL_DEPARTMENT_ROLES:
         own = cond
         if user.clearance == roles.SECRET:
@@ -96,7 +99,7 @@ def visible_clause(user: User):
                                    Archive.created_by_id == user.id))
     from portal.workflows.requests import granted_archive_ids
 
-    return sa.or_(own, Archive.id.in_(granted_archive_ids(user.id)))
+    return sa.or_(own, sa.and_(Archive.id.in_(granted_archive_ids(user.id)), Archive.status != DESTROYED))
 
 
 def can_create(user: User | None) -> bool:

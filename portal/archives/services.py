@@ -15,6 +15,7 @@ from portal.archives import numbering
 from portal.archives import permissions as perm
 from portal.archives.models import (
     APPROVED,
+    DESTROYED,
     DRAFT,
     FILED,
     REJECTED,
@@ -51,7 +52,7 @@ def get_archive(ident: int | str) -> Archive:
         archive = db.session.get(Archive, int(ident))
     if archive is None and isinstance(ident, str):
         archive = db.session.scalar(sa.select(Archive).where(Archive.number == ident))
-    if archive is None:
+    if archive is None or archive.status == DESTROYED:  # a tombstone: see portal.destruction
         raise NotFound(_l("No such archive."))
     return archive
 
@@ -245,6 +246,8 @@ def delete_draft(actor: Actor, archive: Archive) -> None:
     begin_write(archive)
     if not perm.can_delete_draft(actor.user, archive):
         raise deny(actor, _l("Only an unfiled draft can be deleted, by its author or head."), archive, "delete")
+    from portal.retention import services as retention
+    retention.require_not_held(actor, archive, what="delete draft")  # a hold 冻结 stops it (issue 7)
     from portal.documents.models import Document
     if db.session.scalar(sa.select(sa.func.count()).select_from(Document).where(Document.archive_id == archive.id)):
         # Material once stored is on the register; it leaves only through destruction (SPEC §6).

@@ -57,6 +57,7 @@ KINDS: tuple[SubRecordKind, ...] = (
         F("occurred_on", _l("Date"), "date", required=True),
         F("channel", _l("Channel"), "choice", choices="channel"),
         F("topic", _l("Topic"), required=True, max_length=200),
+        F("follow_up_on", _l("Next follow-up date"), "date"),
         F("agreements", _l("Agreed"), "text"),
         F("disagreements", _l("Disagreements"), "text"),
     ), "occurred_on", log=True),

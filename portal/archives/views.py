@@ -18,7 +18,7 @@ from portal.archives import display as disp
 from portal.archives import forms, profile, services, subrecords
 from portal.archives import permissions as perm
 from portal.archives.labels import KIND_LABELS, STATUS_LABELS
-from portal.archives.models import APPROVED, DRAFT, REJECTED, SUBMITTED, Archive
+from portal.archives.models import APPROVED, DESTROYED, DRAFT, REJECTED, SUBMITTED, Archive
 from portal.auth import roles
 from portal.auth.models import Department, User
 from portal.dbsetup import writes
@@ -155,7 +155,7 @@ def _filter_options(user: User) -> dict:
         "staff": list(db.session.scalars(staff_q)),
         "stages": forms.FIXED_CHOICES["stage"],
         "importances": forms.FIXED_CHOICES["importance"],
-        "statuses": list(STATUS_LABELS.items()),
+        "statuses": [(k, v) for k, v in STATUS_LABELS.items() if k != DESTROYED],  # tombstones: never listed
         "kinds": list(KIND_LABELS.items()),
         "sorts": SORT_LABELS,
     }
@@ -235,6 +235,11 @@ def page_context(archive: Archive) -> dict:
 @writes
 def show(archive_id: int):
     """The archive page; opening it is recorded in the access register (refusals too)."""
+    from portal.destruction.views import tombstone_page  # a destroyed archive: only its tombstone
+
+    tombstone = tombstone_page(archive_id)
+    if tombstone is not None:
+        return tombstone
     archive = services.open_archive(actor(), archive_id)
     from portal.documents.views_manage import list_context  # the documents section (档案材料)
 

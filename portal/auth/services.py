@@ -38,8 +38,15 @@ def _throttle_delay(failures: int) -> int:
     return min(2 ** (failures - slow_after + 1), 60)
 
 
-def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
-    """Check a log-in attempt; failures slow down, then lock the name; all of it registered."""
+def authenticate(actor: Actor, username: str, password: str, *, purpose: str = "") -> LoginOutcome:
+    """Check a log-in attempt; failures slow down, then lock the name; all of it registered.
+
+    ``purpose`` (e.g. "destruction XH-2026-001: witness"): a password confirmed at the moment of an
+    action, not a log-in — no session is started and no log-in is registered on success (the
+    action registers itself); failures count toward the lock-out and are registered like failed
+    log-ins, with the purpose in the detail.
+    """
+    prefix = f"{purpose}: " if purpose else ""
     begin_write()
     username = (username or "").strip()[:64]
     key = username.lower()
@@ -47,7 +54,7 @@ def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
     throttle = db.session.get(LoginThrottle, key)
     if throttle and throttle.locked_until and throttle.locked_until > now:
         wait = int((throttle.locked_until - now).total_seconds()) + 1
-        record(actor, actions.LOGIN_FAILED, username=username, result="denied", detail="locked")
+        record(actor, actions.LOGIN_FAILED, username=username, result="denied", detail=f"{prefix}locked")
         db.session.commit()
         return LoginOutcome(None, _l("This account is locked after too many failed log-ins. Try again "
                                      "in %(minutes)s minutes or ask the administrator.",
@@ -56,7 +63,7 @@ def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
         wait_until = throttle.last_failure_at + timedelta(seconds=_throttle_delay(throttle.failures))
         if wait_until > now:
             wait = int((wait_until - now).total_seconds()) + 1
-            record(actor, actions.LOGIN_FAILED, username=username, result="denied", detail="too fast")
+            record(actor, actions.LOGIN_FAILED, username=username, result="denied", detail=f"{prefix}too fast")
             db.session.commit()
             return LoginOutcome(None, _l("Too many failed log-ins. Wait %(seconds)s seconds before "
                                          "trying again.", seconds=wait), wait, blocked=True)
@@ -68,7 +75,8 @@ def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
             db.session.delete(throttle)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
-        record(Actor(user, actor.client_addr, actor.via), actions.LOGIN)
+        if not purpose:
+            record(Actor(user, actor.client_addr, actor.via), actions.LOGIN)
         db.session.commit()
         return LoginOutcome(user)
 
@@ -79,7 +87,7 @@ def authenticate(actor: Actor, username: str, password: str) -> LoginOutcome:
     throttle.last_failure_at = now
     detail = "inactive account" if (ok and user and not user.active) else "wrong password"
     record(actor, actions.LOGIN_FAILED, username=username, result="failed",
-           detail=f"{detail} ({throttle.failures})")
+           detail=f"{prefix}{detail} ({throttle.failures})")
     if throttle.failures >= current_app.config["LOGIN_LOCK_AFTER"]:
         throttle.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
         record(actor, actions.LOGIN_LOCKED, username=username, result="denied",

@@ -21,12 +21,15 @@ TEXT_STATUSES = (TEXT_EXTRACTED, TEXT_NONE, TEXT_FAILED, TEXT_OCR)
 
 
 class ArchiveKey(db.Model):
-    """The archive's data key, wrapped by the master key (``portal.crypto``)."""
+    """The archive's data key, wrapped by the archive's key-encryption key in the key vault
+    (``vault_key_id``, ``portal.backup.keyvault``) — or, for rows made before the vault, by the
+    master key itself (``vault_key_id`` None; rewrapped by ``portal keys migrate``)."""
 
     __tablename__ = "archive_key"
     id: Mapped[int] = mapped_column(primary_key=True)
     archive_id: Mapped[int] = mapped_column(sa.ForeignKey("archive.id"), unique=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # None once destroyed
+    vault_key_id: Mapped[str | None] = mapped_column(sa.String(32))  # the KEK's id in the key vault
     master_key_id: Mapped[str] = mapped_column(sa.String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     destroyed_at: Mapped[datetime | None]

@@ -47,6 +47,7 @@ from portal.documents.inspect import Inspection, Limits, Unacceptable, inspect
 from portal.documents.models import ArchiveKey, Document, DocumentEvent, DocumentVersion
 from portal.errors import Conflict, NotFound, PortalError, ValidationFailed
 from portal.extensions import db
+from portal.models_base import utcnow
 from portal.register import actions
 from portal.register.services import record, record_now
 from portal.storage import ObjectMissing, StoreUnavailable, store
@@ -213,27 +214,123 @@ def prepare(fileobj, filename: str | None, *, read_text: bool = True) -> Prepare
 # --- keys and the store -----------------------------------------------------------------------
 
 def data_key(archive_id: int, *, create: bool = False) -> bytes:
-    """The archive's data key (unwrapped); made in a transaction of its own when ``create``."""
+    """The archive's data key (unwrapped through its KEK in the key vault).
+
+    ``create``: made — or, for a row from before the key vault, rewrapped into the vault — in a
+    transaction of its own (callers hold no pending changes then). A row whose KEK is gone from the
+    vault reads as destroyed (ObjectMissing), whatever backup the row came from.
+    """
     row = db.session.scalar(sa.select(ArchiveKey).where(ArchiveKey.archive_id == archive_id))
-    if row is None and create:
-        master = master_key()
-        begin_write()
-        row = db.session.scalar(sa.select(ArchiveKey).where(ArchiveKey.archive_id == archive_id))
-        if row is None:
-            row = ArchiveKey(archive_id=archive_id, wrapped_key=crypto.wrap(master, crypto.new_data_key()),
-                             master_key_id=crypto.key_id(master))
-            db.session.add(row)
-            try:
-                db.session.commit()
-            except IntegrityError:  # made at the same moment by another upload
-                db.session.rollback()
-                row = db.session.scalar(sa.select(ArchiveKey).where(ArchiveKey.archive_id == archive_id))
-        else:
-            db.session.commit()
+    if create and (row is None or (row.wrapped_key is not None and row.vault_key_id is None)):
+        row = _make_or_migrate_key(archive_id)
     if row is None or row.wrapped_key is None:
-        raise ObjectMissing(_l("The archive's encryption key no longer exists (destroyed); its files "
-                               "cannot be read."))
-    return crypto.unwrap(master_key(), row.wrapped_key)
+        raise _key_destroyed()
+    return unwrap_data_key(row)
+
+
+def _key_destroyed() -> ObjectMissing:
+    return ObjectMissing(_l("The archive's encryption key no longer exists (destroyed); its files "
+                            "cannot be read."))
+
+
+def unwrap_data_key(row: ArchiveKey) -> bytes:
+    """Unwrap a stored data key: through the vault's KEK, or (legacy rows) the master key."""
+    from portal.backup.keyvault import vault
+
+    master = master_key()
+    if row.wrapped_key is None:
+        raise _key_destroyed()
+    if row.vault_key_id is None:
+        return crypto.unwrap(master, row.wrapped_key)
+    kek = vault().kek(master, row.vault_key_id)
+    if kek is None:
+        raise _key_destroyed()
+    return crypto.unwrap(kek, row.wrapped_key)
+
+
+def _make_or_migrate_key(archive_id: int) -> ArchiveKey | None:
+    """Create the archive's key (data key under a new KEK in the vault), or move a legacy row's
+    data key under a KEK; in a write transaction of its own, committed here."""
+    from portal.backup.keyvault import vault
+
+    master = master_key()
+    begin_write()
+    row = db.session.scalar(sa.select(ArchiveKey).where(ArchiveKey.archive_id == archive_id))
+    if row is not None and (row.wrapped_key is None or row.vault_key_id is not None):
+        db.session.commit()  # made, migrated or destroyed meanwhile
+        return row
+    plain = crypto.new_data_key() if row is None else crypto.unwrap(master, row.wrapped_key)
+    kek_id, kek = vault().create(master, archive_id)
+    if row is None:
+        row = ArchiveKey(archive_id=archive_id, master_key_id=crypto.key_id(master))
+        db.session.add(row)
+    row.wrapped_key = crypto.wrap(kek, plain)
+    row.vault_key_id = kek_id
+    try:
+        db.session.commit()
+    except IntegrityError:  # made at the same moment by another upload
+        db.session.rollback()
+        vault().delete(kek_id)  # ours was never used
+        row = db.session.scalar(sa.select(ArchiveKey).where(ArchiveKey.archive_id == archive_id))
+    except BaseException:
+        db.session.rollback()
+        _forget_kek(kek_id)
+        raise
+    return row
+
+
+def _forget_kek(kek_id: str) -> None:
+    from portal.backup.keyvault import vault
+
+    try:
+        vault().delete(kek_id)
+    except PortalError:
+        log.warning("unused key %s left in the key vault", kek_id)
+
+
+def migrate_keys() -> int:
+    """Move every legacy data key (wrapped by the master key alone) under a KEK in the vault, so
+    that destroying it also defeats older backups made from now on. Returns how many moved."""
+    moved = 0
+    ids = db.session.scalars(sa.select(ArchiveKey.archive_id).where(
+        ArchiveKey.wrapped_key.is_not(None), ArchiveKey.vault_key_id.is_(None))).all()
+    db.session.rollback()
+    for archive_id in ids:
+        row = _make_or_migrate_key(archive_id)
+        moved += row is not None and row.vault_key_id is not None
+    return moved
+
+
+def destroy_data_key(actor: Actor | None, archive_id: int) -> bool:
+    """Destroy the archive's data key for good, in the CALLER's transaction (the caller commits).
+
+    Order: the row loses its wrapped key (flushed), KEY_DESTROY is registered, then the KEK is
+    deleted from the vault; if that deletion fails the call raises (VaultUnavailable) and the
+    caller's transaction rolls back — nothing recorded, the key intact, try again. Once the KEK is
+    gone nothing can bring the key back, not even a backup restored with the master key; should
+    the caller's commit fail after that, the archive is unreadable already and calling again
+    (idempotent: True only when something was destroyed) completes the record.
+    Staged intake objects have keys of their own; destruction removes those objects.
+    """
+    from portal.backup.keyvault import vault
+
+    begin_write()
+    row = db.session.scalar(sa.select(ArchiveKey).where(ArchiveKey.archive_id == archive_id)
+                            .with_for_update())
+    if row is None or (row.wrapped_key is None and row.vault_key_id is None):
+        return False
+    kek_id = row.vault_key_id
+    row.wrapped_key = None
+    row.destroyed_at = utcnow()
+    row.vault_key_id = None  # the KEK's id is of no use any more; keep no pointer to it
+    db.session.flush()
+    archive = db.session.get(Archive, archive_id)
+    record(actor, actions.KEY_DESTROY, archive=archive,
+           detail=f"data key of archive {archive.label if archive else archive_id} destroyed"
+                  + (" (key vault entry deleted)" if kek_id else " (legacy key, no vault entry)"))
+    if kek_id:
+        vault().delete(kek_id)
+    return True
 
 
 def _aad(store_key: str) -> bytes:
@@ -821,9 +918,14 @@ def verify_store(*, contents: bool = True, batch: int = 200, progress=None) -> V
                     keys[row.archive_id] = data_key(row.archive_id)
                 except ObjectMissing:
                     keys[row.archive_id] = None
+                except crypto.DecryptionFailed as exc:  # a damaged key-vault entry or another master key
+                    keys[row.archive_id] = exc
             key = keys[row.archive_id]
             if key is None:
                 report.unreadable.append(label)
+                continue
+            if isinstance(key, Exception):
+                report.altered.append(f"{label}: the archive's key cannot be unwrapped ({key})")
                 continue
             digest = crypto.fixity_digests()
             try:

@@ -105,6 +105,8 @@ INSPECTION_CHECK = "inspection_check"
 INSPECTION_CLOSE = "inspection_close"
 RECTIFICATION_ASSIGN = "rectification_assign"
 RECTIFICATION_CLOSE = "rectification_close"
+RECTIFICATION_REPORT = "rectification_report"
+RECTIFICATION_RETURN = "rectification_return"
 MONTHLY_CHECK = "monthly_check"
 KPI_VIEW = "kpi_view"
 
@@ -207,6 +209,8 @@ LABELS = {
     INSPECTION_CLOSE: _l("Inspection closed"),
     RECTIFICATION_ASSIGN: _l("Rectification assigned"),
     RECTIFICATION_CLOSE: _l("Rectification closed"),
+    RECTIFICATION_REPORT: _l("Rectification reported done"),
+    RECTIFICATION_RETURN: _l("Rectification sent back"),
     MONTHLY_CHECK: _l("Monthly check recorded"),
     KPI_VIEW: _l("KPI dashboard viewed"),
 }

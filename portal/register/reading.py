@@ -141,25 +141,29 @@ def browse(actor: Actor, f: RegisterFilter, page: int = 1, per_page: int = 50) -
     return EntryPage(entries, total, page, per_page)
 
 
-def _ledger(actor: Actor, f: RegisterFilter, cap: int, action: str, what: str):
+def _ledger(actor: Actor, f: RegisterFilter, cap: int, action: str, what: str, form: str = ""):
     begin_write()
     require_reader(actor, what)
     q = filtered_query(f).order_by(None).order_by(RegisterEntry.seq)  # ledger order: oldest first
     total = _count(q)
     entries = _keep(list(db.session.scalars(q.limit(cap))))
-    record(actor, action, detail=_via(actor, f"{describe(f)} rows={len(entries)}"))
+    prefix = f"{form} " if form else ""
+    record(actor, action, detail=_via(actor, f"{prefix}{describe(f)} rows={len(entries)}"))
     db.session.commit()
     return entries, total
 
 
-def for_print(actor: Actor, f: RegisterFilter) -> tuple[list[RegisterEntry], int]:
-    """Matching entries in order (at most PRINT_CAP) and the total; printing is registered."""
-    return _ledger(actor, f, PRINT_CAP, actions.REGISTER_PRINT, "register print")
+def for_print(actor: Actor, f: RegisterFilter, form: str = "") -> tuple[list[RegisterEntry], int]:
+    """Matching entries in order (at most PRINT_CAP) and the total; printing is registered
+    (``form`` = "pdf" names the PDF form in the entry)."""
+    return _ledger(actor, f, PRINT_CAP, actions.REGISTER_PRINT, "register print", form)
 
 
-def for_export(actor: Actor, f: RegisterFilter) -> tuple[list[RegisterEntry], int]:
-    """Matching entries in order (at most EXPORT_CAP) and the total; the export is registered."""
-    return _ledger(actor, f, EXPORT_CAP, actions.REGISTER_EXPORT, "register export")
+def for_export(actor: Actor, f: RegisterFilter, cap: int = EXPORT_CAP,
+               form: str = "") -> tuple[list[RegisterEntry], int]:
+    """Matching entries in order (at most ``cap``) and the total; the export is registered
+    (``form`` = "xlsx" names the Excel form in the entry)."""
+    return _ledger(actor, f, cap, actions.REGISTER_EXPORT, "register export", form)
 
 
 @dataclass

@@ -35,6 +35,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.archives.models import DESTROYED
 from portal.models_base import utcnow
 from portal.search import schema
 from portal.search.analysis import NoLengthStatsCodec
@@ -233,7 +234,8 @@ def _entries_for(session: Session, kind: str, obj_id: int):
 
     if kind in (ARCHIVE, ARCHIVE_ALL):
         archive = session.get(Archive, obj_id)
-        gone = archive is None or destroyed(obj_id)
+        # a destroyed archive (portal.destruction) leaves nothing in the index, not even its name
+        gone = archive is None or archive.status == DESTROYED or destroyed(obj_id)
         deletes.append(("key", schema.key(schema.KIND_ARCHIVE, obj_id)))
         if not gone:
             adds.append(schema.archive_entry(archive, session))
@@ -384,7 +386,7 @@ def rebuild(app=None, batch: int = 500, procs: int | None = None, limitmb: int =
                     for ids in _iter_batches(session, Archive, batch):
                         subs = schema.subrecords_of(session, ids)
                         for archive in session.scalars(sa.select(Archive).where(Archive.id.in_(ids))):
-                            if archive.id not in destroyed:
+                            if archive.id not in destroyed and archive.status != DESTROYED:
                                 writer.add_document(**schema.archive_entry(archive, session, subs[archive.id]))
                                 counts["archives"] += 1
                         session.expunge_all()

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal import printing
 from portal.admin.models import CustomerType
 from portal.archives import display as disp
 from portal.archives import forms
@@ -339,14 +340,21 @@ def _departments():
 @writes
 def change_print():
     """The change log on A4 (landscape): who proposed, who approved, when, old → new, why."""
+    if printing.wants("xlsx"):  # the print toolbar's Excel button
+        return change_export()
     _refuse_admin_log("print change log")
+    pdf = printing.wants("pdf")
     f, errors = _log_filter()
     rows, total = change_log.log(current(), f, limit=PRINT_CAP)
-    record(actor(), actions.CHANGE_LOG_PRINT, detail=f"{_describe(f)} ({len(rows)} of {total})")
+    record(actor(), actions.CHANGE_LOG_PRINT,
+           detail=f"{'PDF ' if pdf else ''}{_describe(f)} ({len(rows)} of {total})")
     db.session.commit()
     now = local_time(datetime.now(UTC).replace(tzinfo=None))
-    return render_template("requests/change_print.html", rows=rows, total=total, filter_text=_describe(f),
-                           filter_args=_filter_args(f), printed_at=now, errors=errors)
+    context = dict(rows=rows, total=total, filter_text=_describe(f), filter_args=_filter_args(f),
+                   printed_at=now, errors=errors)
+    if pdf:
+        return printing.pdf_response("requests/change_print.html", "change-log", **context)
+    return render_template("requests/change_print.html", **context)
 
 
 @bp.route("/changes/export.xlsx")

@@ -81,3 +81,18 @@ def test_workbook_keeps_formulas_as_text():
     assert sheet["A1"].value == "标题"
     assert sheet["A4"].value == "'=1+1" and sheet["B4"].value == 3
     assert sheet.print_title_rows == "$3:$3"
+
+
+@needs_pdf
+def test_making_a_pdf_does_not_let_damaged_images_through(login):
+    """WeasyPrint switches Pillow to accept truncated images process-wide; the portal undoes it,
+    or a damaged scan uploaded after any PDF export would be accepted."""
+    from PIL import Image, ImageFile
+    client = login("archivist")
+    assert client.get("/borrowings/register/print?format=pdf").status_code == 200
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 400), "white").save(buffer, "JPEG")
+    cut = io.BytesIO(buffer.getvalue()[: len(buffer.getvalue()) // 3])
+    with pytest.raises(OSError):
+        Image.open(cut).load()

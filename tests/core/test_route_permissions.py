@@ -15,6 +15,7 @@ USERS = ("admin", "archivist", "manager", "supervisor", "head_sales", "staff_sal
 EVERYONE = frozenset(USERS)
 A_VIEWERS = frozenset({"archivist", "manager", "supervisor", "head_sales", "staff_sales"})
 REGISTER_READERS = frozenset({"archivist", "supervisor"})
+LEDGER_READERS = frozenset({"archivist", "supervisor", "manager", "head_sales", "head_marketing", "head_service"})
 CREATORS = frozenset({"head_sales", "staff_sales", "head_marketing", "staff_marketing", "head_service"})
 HEADS = frozenset({"head_sales", "head_marketing", "head_service"})
 BORROWERS = EVERYONE - {"admin", "archivist"}  # the archivist lends, the administrator opens no archives
@@ -122,6 +123,76 @@ POLICY: dict[str, tuple[str, frozenset | str]] = {
     "intake.retry": ("I", frozenset({"staff_sales", "archivist"})),
     "intake.original": ("I", frozenset({"staff_sales", "archivist"})),
     "intake.cover_sheet": ("A", frozenset({"staff_sales", "head_sales", "archivist"})),
+    # registers 台账 and handovers 移交 (issue 7). The archive ledger and the handover register print
+    # for the archivist, quality, management and heads (their department); H = a handover of a
+    # staff_sales archive to head_sales by the archivist, awaiting head_sales's receipt.
+    "reports.index": ("-", EVERYONE),  # lists only what the reader may open (maybe nothing)
+    "reports.ledger": ("-", LEDGER_READERS),
+    "reports.ledger_print": ("-", LEDGER_READERS),
+    "reports.handovers": ("-", EVERYONE - {"admin"}),
+    "reports.handovers_print": ("-", LEDGER_READERS),
+    "reports.handover_new": ("-", HEADS | {"archivist"}),
+    "reports.handover": ("H", frozenset({"staff_sales", "head_sales", "archivist", "supervisor", "manager"})),
+    "reports.handover_print": ("H", frozenset({"staff_sales", "head_sales", "archivist", "supervisor",
+                                               "manager"})),
+    "reports.handover_confirm": ("H", frozenset({"head_sales"})),
+    # retention (issue 7): reviews decided by the archivist, read by quality and management; holds
+    # placed and lifted by management; rules configured by the administrator (rule 1 = the default)
+    "retention.index": ("-", frozenset({"archivist", "supervisor", "manager"})),
+    "retention.reviews": ("-", frozenset({"archivist", "supervisor", "manager"})),
+    "retention.reviews_print": ("-", frozenset({"archivist", "supervisor", "manager"})),
+    "retention.review": ("A", frozenset({"archivist", "supervisor", "manager"})),
+    "retention.retain": ("A", frozenset({"archivist"})),
+    "retention.propose": ("A", frozenset({"archivist"})),
+    "retention.holds": ("-", frozenset({"archivist", "supervisor", "manager"})),
+    "retention.hold_find": ("-", frozenset({"manager"})),
+    "retention.hold_place": ("A", frozenset({"manager"})),
+    "retention.hold_lift": ("A", frozenset({"manager"})),
+    "retention.rules": ("-", frozenset({"admin"})),
+    "retention.rule_new": ("-", frozenset({"admin"})),
+    "retention.rule_edit": ("-", frozenset({"admin"})),
+    "retention.rule_delete": ("-", frozenset({"admin"})),
+    # oversight (issue 7): the KPI dashboard for management, quality, the archivist and heads (their
+    # department); monthly checks by staff and heads, an archive's check by its responsible staff only
+    "oversight.dashboard": ("-", HEADS | {"archivist", "manager", "supervisor"}),
+    "oversight.checks_page": ("-", CREATORS),
+    "oversight.confirm": ("A", frozenset({"staff_sales"})),
+    "oversight.confirm_all": ("-", CREATORS),
+    # backups 备份 (issue 7): the backup register, read by the administrator, archivist and quality
+    "backup.index": ("-", frozenset({"admin", "archivist", "supervisor"})),
+    "backup.print_view": ("-", frozenset({"admin", "archivist", "supervisor"})),
+    # quarterly inspection 抽查 (issue 7): drawn, checked and closed by the archivist; read by quality,
+    # management and the heads whose department was sampled (N = an inspection of 销售部 sampling A,
+    # NS = A's sample, F = a finding on A, R = its rectification, assigned to staff_sales)
+    "inspection.index": ("-", HEADS | {"archivist", "supervisor", "manager"}),
+    "inspection.list_print": ("-", HEADS | {"archivist", "supervisor", "manager"}),
+    "inspection.new": ("-", frozenset({"archivist"})),
+    "inspection.show": ("N", frozenset({"archivist", "supervisor", "manager", "head_sales"})),
+    "inspection.record_print": ("N", frozenset({"archivist", "supervisor", "manager", "head_sales"})),
+    "inspection.close": ("N", frozenset({"archivist"})),
+    "inspection.sample": ("NS", frozenset({"archivist", "supervisor", "manager", "head_sales"})),
+    "inspection.check": ("NS", frozenset({"archivist"})),
+    "inspection.assign": ("F", frozenset({"archivist"})),
+    "inspection.rectification": ("R", frozenset({"archivist", "supervisor", "manager", "head_sales",
+                                                 "staff_sales"})),
+    "inspection.rectification_done": ("R", frozenset({"staff_sales"})),
+    "inspection.rectification_close": ("R", frozenset({"archivist"})),
+    "inspection.rectification_return": ("R", frozenset({"archivist"})),
+    "inspection.settings": ("-", frozenset({"admin"})),
+    # destruction 销毁 (issue 7): applied for by the archivist or management, decided by the
+    # customer-service head → the heads of the owning departments → management, executed by the
+    # archivist; XD = a manager's application (business ended) for A, awaiting head_service.
+    "destruction.index": ("-", HEADS | {"archivist", "supervisor", "manager"}),
+    "destruction.new": ("-", frozenset({"archivist", "manager"})),
+    "destruction.show": ("XD", frozenset({"archivist", "supervisor", "manager", "head_service", "head_sales"})),
+    "destruction.approve": ("XD", frozenset({"head_service"})),
+    "destruction.reject": ("XD", frozenset({"head_service"})),
+    "destruction.withdraw": ("XD", frozenset({"manager"})),
+    "destruction.execute": ("XD", frozenset({"archivist"})),
+    "destruction.certificate": ("XD", frozenset({"archivist", "supervisor", "manager"})),
+    "destruction.register": ("-", frozenset({"archivist", "supervisor", "manager"})),
+    "destruction.register_print": ("-", frozenset({"archivist", "supervisor", "manager"})),
+    "destruction.settings": ("-", frozenset({"admin"})),
 }
 # The administrator's start page is administration: the archive list sends them there (no list shown).
 REDIRECTED = {("admin", "archives.index"): "/admin/", ("admin", "archives.list_redirect"): "/",
@@ -154,6 +225,8 @@ def subjects(make_archive, user):
     loan = _loan_of(a, user)
     return {
         "L": loan, **_requests_of(a, user), "I": _intake_item_of(user),
+        "H": _handover_of(make_archive, user),
+        **_inspection_of(a, user), "XD": _destruction_of(a, user),
         "doc": doc, "A": a, "D": make_archive(status="draft"), "S": make_archive(status="submitted"),
         "P": make_archive(status="approved"), "contact": contact,
     }
@@ -172,6 +245,47 @@ def _document_of(archive, author):
     scan.seek(0)
     return documents.upload(Actor(author, "127.0.0.1"), archive.id, scan, "权限测试.png",
                             documents.Details(doc_type="合同"))
+
+
+def _inspection_of(archive, user):
+    """A quarterly inspection (issue 7) of 销售部 that sampled A (sample NS), with a finding on A (F)
+    whose rectification (R) is assigned to staff_sales."""
+    from portal.actor import Actor
+    from portal.inspection import services as inspections
+
+    archivist = Actor(user("archivist"), "127.0.0.1")
+    inspection = inspections.draw(archivist, inspections.DrawForm(
+        quarter="2026-Q4", scope=f"department:{archive.department_id}", sample="100%", seed="permissions"))
+    sample = next(s for s in inspection.samples if s.archive_id == archive.id)
+    values = inspections.CheckValues.of(sample)
+    values.results["paper"] = ("nonconform", "权限测试")
+    inspections.save_checks(archivist, sample.id, values)
+    finding = next(c for c in sample.checks if c.key == "paper")
+    rect = inspections.assign(archivist, finding.id, assignee_id=user("staff_sales").id)
+    return {"N": inspection, "NS": sample, "F": finding, "R": rect}
+
+
+def _destruction_of(archive, user):
+    """A destruction application (issue 7) of A by management (business ended), awaiting the
+    customer-service head."""
+    from portal.actor import Actor
+    from portal.destruction import services as destruction
+
+    return destruction.apply(Actor(user("manager"), "127.0.0.1"), grounds="business", reason="权限测试",
+                             lines=[destruction.Line(archive.id, "")])
+
+
+def _handover_of(make_archive, user):
+    """A handover (issue 7) of another filed archive of staff_sales to head_sales by the archivist."""
+    from portal import workcal
+    from portal.actor import Actor
+    from portal.reports import handovers
+
+    archive = make_archive(status="filed", name="权限测试移交公司")
+    form = handovers.HandoverForm(giver_id=user("staff_sales").id, receiver_id=user("head_sales").id,
+                                  reason="resigned", handover_date=workcal.today(), selected=[archive.id],
+                                  versions={archive.id: archive.version})
+    return handovers.hand_over(Actor(user("archivist"), "127.0.0.1"), form).handover
 
 
 def _intake_item_of(user):
@@ -256,6 +370,15 @@ def _url(app, rule, subject, subjects, user):
             values[arg] = subjects["I"].id if "I" in subjects else 1
         elif arg == "loan_id":
             values[arg] = subjects["L"].id if "L" in subjects else 1
+        elif arg == "handover_id":
+            values[arg] = subjects["H"].id if "H" in subjects else 1
+        elif arg in ("inspection_id", "sample_id", "finding_id", "rectification_id"):
+            key = {"inspection_id": "N", "sample_id": "NS", "finding_id": "F", "rectification_id": "R"}[arg]
+            values[arg] = subjects[key].id if key in subjects else 1
+        elif arg == "app_id":
+            values[arg] = subjects["XD"].id if "XD" in subjects else 1
+        elif arg == "rule_id":
+            values[arg] = 1  # the default retention rule (issue 7)
         elif arg in ("notification_id", "day_id"):
             values[arg] = 1  # the user's own notification / an admin-only calendar entry
         elif arg == "action" and rule.endpoint == "api.borrowing_action":
