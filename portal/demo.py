@@ -629,6 +629,32 @@ def _load_archive(spec: DemoSpec, users: dict[str, User], types: dict[str, int])
     # No demo author or head holds 一级 clearance: secret archives are entered as 二级 and the
     # archivist classifies them 一级 when filing.
     services.file_archive(as_archivist, archive, sensitivity=roles.SECRET if spec.secret else None)
+    _backdate_filing(archive)
+
+
+def _backdate_filing(archive) -> None:
+    """Give a demo archive a believable filing history: entered, reviewed and filed within a few
+    working days of its contract (most within the policy's 5, some late), instead of all on the
+    day the demo was loaded, so the KPI dashboard and the monthly checks have history to show."""
+    from datetime import UTC, datetime, time
+
+    from portal import workcal
+    from portal.dbsetup import begin_write
+    from portal.extensions import db
+
+    rng = random.Random(f"filing:{archive.number}")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    start = archive.contract_signed_on or (workcal.today() - timedelta(days=rng.randint(20, 300)))
+    lag = rng.choice((1, 2, 2, 3, 3, 4, 4, 5, 5, 5, 7, 9)) if archive.contract_signed_on else rng.randint(1, 5)
+    filed_on = workcal.add_working_days(start, lag)
+    filed = min(datetime.combine(filed_on, time(2, rng.randint(0, 59))), now)  # 10:xx Beijing time
+    created = min(datetime.combine(start, time(1, rng.randint(0, 59))), filed)
+    begin_write(archive)
+    archive.created_at = created
+    archive.submitted_at = created + (filed - created) / 3
+    archive.reviewed_at = created + (filed - created) * 2 / 3
+    archive.filed_at = filed
+    db.session.commit()
 
 
 def load_demo(archives: int = 50, password: str = "demo12345") -> str:

@@ -285,6 +285,45 @@ def _monthly_checks(users: dict[str, User]) -> str | None:
     return f"monthly checks: {count} of {len(rows)} confirmed by staff_sales"
 
 
+def _monthly_check_history(months: int = 6) -> str | None:
+    """Past months' checks, so the KPI dashboard's check rate has history: most archives confirmed
+    in the last working days of each month, a few late, a few missed. Inserted as history (the
+    portal confirms only the current month), so they have no access-register entries."""
+    import random as _random
+    from datetime import datetime, time
+
+    from portal.dbsetup import begin_write
+    from portal.oversight import checks
+    from portal.oversight.kpi import month_start
+    from portal.oversight.models import MonthlyCheck
+
+    current = month_start(workcal.today())
+    if _exists(sa.select(MonthlyCheck.id).where(MonthlyCheck.month < current)):
+        return None
+    begin_write()
+    archives = db.session.execute(sa.select(Archive.id, Archive.responsible_id, Archive.filed_at).where(
+        Archive.status == FILED, Archive.responsible_id.is_not(None))).all()
+    added = 0
+    month = current
+    for _ in range(months):
+        month = month_start(month - timedelta(days=1))
+        due = checks.due_date(month)
+        for archive_id, responsible_id, filed_at in archives:
+            if filed_at is None or filed_at.date() >= month:
+                continue  # filed during or after the month: counted from the next month
+            rng = _random.Random(f"check:{archive_id}:{month.isoformat()}")
+            roll = rng.random()
+            if roll < 0.08:
+                continue  # missed
+            day = due + timedelta(days=rng.randint(1, 6)) if roll < 0.15 else due - timedelta(days=rng.randint(0, 3))
+            db.session.add(MonthlyCheck(archive_id=archive_id, month=month, checked_by_id=responsible_id,
+                                        checked_on=day, checked_at=datetime.combine(day, time(8, rng.randint(0, 59))),
+                                        note="已核对基本信息、纸质档案位置与电子文件。"))
+            added += 1
+    db.session.commit()
+    return f"monthly check history: {added} checks over {months} months"
+
+
 def _follow_up(plan: Plan, users: dict[str, User]) -> str | None:
     from portal.archives import services
     from portal.archives.subrecords import BY_KEY
@@ -338,6 +377,7 @@ def create_demo_oversight(password: str | None = None) -> str:
         _handovers(plan, users),
         _inspection(users),
         _monthly_checks(users),
+        _monthly_check_history(),
         _backup(),
     ]
     done = [p for p in parts if p]

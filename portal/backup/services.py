@@ -311,9 +311,12 @@ def ensure_archive_keys(batch: int = 500) -> int:
             for _archive_id, kek_id, _wrapped in created:
                 v.delete(kek_id)
             for archive_id in chunk:
+                had = db.session.scalar(sa.select(sa.func.count()).select_from(ArchiveKey)
+                                        .where(ArchiveKey.archive_id == archive_id))
+                db.session.rollback()
                 with contextlib.suppress(PortalError):
                     data_key(archive_id, create=True)
-            made += len(chunk)
+                made += not had
             continue
         except BaseException:
             db.session.rollback()

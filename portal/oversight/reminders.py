@@ -217,8 +217,16 @@ def reminders_for(user, today: date | None = None) -> list[Reminder]:
     if user is None or not getattr(user, "is_authenticated", False) or user.role not in checks.CHECKERS:
         return []
     today = today or workcal.today()
-    return [*monthly_checks(user, today), *follow_ups(user, today), *birthdays(user, today),
-            *anniversaries(user, today)]
+    born = birthdays(user, today)
+    # A 生日 anniversary record on the birth date repeats the birthday reminder: shown once.
+    birthday_days = {(r.archive_id, r.on) for r in born}
+    others = [r for r in anniversaries(user, today)
+              if not ((r.archive_id, r.on) in birthday_days and _is_birthday(r.title))]
+    return [*monthly_checks(user, today), *follow_ups(user, today), *born, *others]
+
+
+def _is_birthday(title: str) -> bool:
+    return "生日" in title or "birthday" in title.lower()
 
 
 # --- the inbox --------------------------------------------------------------------------------------

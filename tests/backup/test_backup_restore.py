@@ -389,8 +389,8 @@ def test_real_destruction_then_restoring_the_older_backup(app, make_archive, upl
     result = run_cli(other, "restore", str(path))
     assert result.exit_code == 0, result.output
     with other.app_context():
-        from portal.auth.models import User
         from portal.archives.models import Archive
+        from portal.auth.models import User
         from portal.documents.models import ArchiveKey, Document
         from portal.errors import PortalError
 

@@ -168,5 +168,5 @@ def test_writes_during_the_backup_are_not_in_it(app, made, make_archive, upload,
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Document)) == 3
     assert len(dumped) == 2 and manifest["counts"]["objects"] == 2
-    assert {d["archive_id"] for d in dumped} == {archive_id}
+    assert {d["_archive"] for d in dumped} == {archive_id}  # sealed with their archive's key
     assert verify(app, path).exit_code == 0

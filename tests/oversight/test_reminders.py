@@ -140,3 +140,15 @@ def test_retention_reviews_due_are_mailed_to_the_archivist(app, make_archive, mo
     runner.invoke(args=["remind"])
     texts = [n for n in notes_of("archivist") if "终止复核公司" in n]
     assert len(texts) == 1 and "复核" in texts[0]
+
+
+def test_a_birthday_recorded_also_as_an_anniversary_is_reminded_once(customers, user):
+    from portal.oversight.reminders import reminders_for
+    person = customers["person"]
+    db.session.add(Anniversary(archive_id=person.id, occasion="生日", falls_on=date(1980, 10, 30)))
+    db.session.add(Anniversary(archive_id=person.id, occasion="首次合作纪念日", falls_on=date(2019, 10, 30)))
+    db.session.commit()
+    about_him = [r for r in reminders_for(user("staff_sales"), DAY) if r.archive_id == person.id
+                 and r.kind in ("birthday", "anniversary")]
+    assert len(about_him) == 2  # the birthday once, and the other anniversary on the same day
+    assert sum("首次合作纪念日" in r.title for r in about_him) == 1
