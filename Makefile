@@ -17,6 +17,7 @@ $(BIN)/portal: pyproject.toml
 	touch $(BIN)/portal
 
 setup: $(BIN)/portal
+	@sh scripts/ensure_cjk_font.sh
 
 ## make run: venv, install, migrate, admin + demo users and archives, serve on http://127.0.0.1:5000/
 run: setup

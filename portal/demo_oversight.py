@@ -38,6 +38,7 @@ from portal.archives.models import FILED, INDIVIDUAL, TERMINATED, Archive, Commu
 from portal.auth import roles
 from portal.auth.models import User
 from portal.extensions import db
+from portal.printing import PdfUnavailable
 
 DEMO_ADDR = "demo"
 INSPECTION_SEED = "20260101"  # the demo's seed: the draw can be reproduced on the inspection page
@@ -164,6 +165,9 @@ def _destruction(plan: Plan, users: dict[str, User], password: str) -> str | Non
         except ExecutionRefused:  # the demo users have other passwords: it waits for the archivist
             db.session.rollback()
             done.append(f"{app.number} approved, waiting for execution (demo password refused)")
+        except PdfUnavailable:  # no Chinese font for the certificate: it waits for the archivist
+            db.session.rollback()
+            done.append(f"{app.number} approved, waiting for execution (no Chinese font for the certificate)")
     if plan.pending is not None:
         app = destruction.apply(archivist, grounds=RETENTION, reason=DESTRUCTION_REASON,
                                 lines=[destruction.Line(plan.pending.id, "")])

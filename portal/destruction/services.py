@@ -750,6 +750,10 @@ def execute(actor: Actor, application_id: int, witness_username: str, witness_pa
     _check_holds(actor, app)
     _check_loans(actor, app)
     db.session.commit()
+    from portal import printing
+    problem = printing.pdf_problem()
+    if problem:  # the certificate is a PDF: refuse before anything is destroyed
+        raise printing.PdfUnavailable(problem)
     witness = _authenticate(actor, app, witness_username, witness_password, archivist_password)
     from portal.destruction import purge
 

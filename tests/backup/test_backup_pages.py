@@ -74,6 +74,7 @@ def test_other_roles_are_refused_and_registered(login, runs, username, register_
     assert 'href="/backups/"' not in client.get("/").get_data(as_text=True)
 
 
+@pytest.mark.skipif(not __import__("portal.printing").printing.cjk_fonts(), reason="no CJK font installed")
 def test_print_view_and_pdf(login, runs, register_entries):
     from pypdf import PdfReader
 

@@ -284,3 +284,15 @@ def test_the_whole_path_through_the_pages(app, login, make_archive, register_ent
 def test_compact_command(app):
     result = app.test_cli_runner().invoke(args=["destruction", "compact"])
     assert result.exit_code == 0 and "compacted" in result.output
+
+
+def test_without_a_chinese_font_execution_is_refused_before_anything_is_destroyed(app, make_archive, monkeypatch):
+    """The certificate is a PDF; a server that cannot make one must not destroy half-way."""
+    archive = dh.terminated(make_archive)
+    application = dh.approve_chain(dh.apply([archive]))
+    monkeypatch.setitem(printing._problem_cache, "problem", "no font")
+    with pytest.raises(printing.PdfUnavailable):
+        dh.execute(application)
+    db.session.rollback()
+    assert db.session.get(Archive, archive.id).status == "filed"
+    assert svc.get(application.id).status == "approved"
