@@ -9,35 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
+from browser_helpers import console_errors, login, shot
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENS = Path("/tmp/screens")
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")]
 
 
-def _login(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "demo12345")
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/**")
-
-
-def _console_errors(page) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-    return errors
-
-
 def _shot(page, name: str) -> None:
-    SCREENS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"inspection-{name}.png"), full_page=True, caret="initial",
-                    animations="allow")
+    shot(page, f"inspection-{name}")
 
 
 @pytest.fixture
@@ -49,8 +31,8 @@ def archives(make_archive):
 def test_draw_check_rectify_in_the_browser(live_server, browser, archives):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.on("dialog", lambda dialog: dialog.accept())  # data-confirm questions
-    errors = _console_errors(page)
-    _login(page, live_server, "archivist")
+    errors = console_errors(page)
+    login(page, live_server, "archivist")
     page.click("nav.mainnav details.navmenu > summary")  # the 档案监管 menu
     page.click("nav.mainnav a[href='/inspections/']")
     page.wait_for_url("**/inspections/")
@@ -93,8 +75,8 @@ def test_draw_check_rectify_in_the_browser(live_server, browser, archives):
     _shot(page, "findings")
 
     staff = browser.new_page(viewport={"width": 1280, "height": 900})
-    staff_errors = _console_errors(staff)
-    _login(staff, live_server, "staff_sales")
+    staff_errors = console_errors(staff)
+    login(staff, live_server, "staff_sales")
     staff.goto(f"{live_server}/inbox/")
     staff.click("a:has-text('纸质与电子档案一致')")
     staff.wait_for_url("**/inspections/rectifications/*")

@@ -8,35 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
+from browser_helpers import console_errors, login, shot
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENS = Path("/tmp/screens")
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")]
 
 
-def _login(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "demo12345")
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/**")
-
-
-def _console_errors(page) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-    return errors
-
-
 def _shot(page, name: str) -> None:
-    SCREENS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"reports-{name}.png"), full_page=True, caret="initial",
-                    animations="allow")
+    shot(page, f"reports-{name}")
 
 
 @pytest.fixture
@@ -49,8 +31,8 @@ def archives(make_archive):
 
 def test_ledger_and_registers_index(live_server, browser, archives):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors = _console_errors(page)
-    _login(page, live_server, "archivist")
+    errors = console_errors(page)
+    login(page, live_server, "archivist")
     page.click("nav.mainnav details.navmenu > summary")  # the 档案监管 menu
     page.click("nav.mainnav a[href='/ledgers/']")
     page.wait_for_url("**/ledgers/")
@@ -73,8 +55,8 @@ def test_ledger_and_registers_index(live_server, browser, archives):
 def test_hand_over_and_confirm_in_the_browser(live_server, browser, archives, user):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.on("dialog", lambda dialog: dialog.accept())  # the data-confirm question
-    errors = _console_errors(page)
-    _login(page, live_server, "head_sales")
+    errors = console_errors(page)
+    login(page, live_server, "head_sales")
     page.goto(f"{live_server}/ledgers/handovers/new")
     page.select_option("#giver", str(user("staff_sales").id))
     page.locator("#handover-step2 input[name=archive]").nth(1).wait_for()
