@@ -25,6 +25,7 @@ Templates can include ``_print_toolbar.html`` (Print / PDF / Excel buttons keepi
 """
 from __future__ import annotations
 
+import functools
 import io
 import mimetypes
 import shutil
@@ -63,8 +64,10 @@ def wants(fmt: str) -> bool:
     return (request.args.get("format") or "").lower() == fmt
 
 
+@functools.lru_cache(maxsize=1)
 def cjk_fonts() -> list[str]:
-    """Font families installed on this machine that cover Chinese (via fontconfig)."""
+    """Font families installed on this machine that cover Chinese (via fontconfig); asked once per
+    process (``/healthz`` reports it on every call)."""
     fc_list = shutil.which("fc-list")
     if not fc_list:
         return []
