@@ -60,6 +60,10 @@ def test_apply_decide_lend_in_the_browser(live_server, browser, archives, user):
     page.goto(f"{live_server}/archives/{archives[0].id}")
     page.click("#paper-loan a.button.primary")
     page.wait_for_url("**/borrowings/new?archives=*")
+    # htmx swaps the boosted page in and then wires its elements: type only once the search box is
+    # wired, or the keystrokes go by before anyone listens (a race that fails on a fast machine)
+    page.wait_for_function("() => { const q = document.querySelector('#archive-q');"
+                           " return q && q['htmx-internal-data'] && q['htmx-internal-data'].initHash; }")
     # search as you type: the ticked archive stays, the other one is offered
     page.fill("#archive-q", "乙方")
     page.locator(".picker-results", has_text="乙方电商有限公司").wait_for()
