@@ -72,11 +72,15 @@ def test_a_killed_worker_is_resumed_at_the_next_page(send, item_of, filed, start
     kept = {p.number: p.id for p in pages_of(item.id)}
     second = start_worker("second")
     _wait(lambda: item_of(item.id).state == FILED, 180, "the batch filed by the second worker")
+    # The item is filed inside the job; the runner marks the job done in its own transaction just
+    # after. Killing the worker in between would leave the job "running" until its lease expires.
+    job_id = item_of(item.id).job_id
+    _wait(lambda: db.session.get(Job, job_id).state != "running", 30, "the job finished")
     second.kill()
     rows = pages_of(item.id)
     assert [p.number for p in rows] == [1, 2, 3, 4]
     assert {p.number: p.id for p in rows if p.number in kept} == kept  # pages read before the kill kept
-    job = db.session.get(Job, item_of(item.id).job_id)
+    job = db.session.get(Job, job_id)
     assert job.state == "done" and job.attempts == 2
     text = item_of(item.id).document.latest.text
     assert text.count("\f") == 3
