@@ -329,6 +329,15 @@ def require_item(actor: Actor, item_id: int, what: str = "open intake item") -> 
     return item
 
 
+def open_item(actor: Actor, item_id: int) -> IntakeItem:
+    """Open an item's page (its pages' texts are the customer's): the view goes on the register."""
+    item = require_item(actor, item_id)
+    begin_write()
+    record(actor, actions.INTAKE_VIEW, archive=item.archive, detail=f"#{item.id} {item.filename}")
+    db.session.commit()
+    return item
+
+
 def pages_of(item: IntakeItem) -> list[IntakePage]:
     root = item.root
     query = sa.select(IntakePage).where(IntakePage.item_id == root.id)

@@ -24,7 +24,7 @@ from portal.intake import covers, services
 from portal.intake.models import ACTIVE, PAGE_LABELS, SOURCE_LABELS, STATE_LABELS
 from portal.register import actions
 from portal.register.services import record
-from portal.web import actor, int_arg, page_or_fragment, see_other
+from portal.web import actor, htmx_target, int_arg, page_or_fragment, see_other
 
 bp = Blueprint("intake", __name__)
 
@@ -139,10 +139,13 @@ def _item_context(item, assign_form=None, reject_form=None) -> dict:
 @login_required
 def item(item_id: int):
     _require_intake()
-    found = services.require_item(actor(), item_id)
+    was = request.args.get("was")
+    if htmx_target() == "item-state":  # the page polling its own state: no page texts shown
+        found = services.require_item(actor(), item_id)
+    else:
+        found = services.open_item(actor(), item_id)
     context = _item_context(found)
     response = page_or_fragment("intake/item.html", {"item-state": "intake/_item_state.html"}, **context)
-    was = request.args.get("was")
     if was and was != context["state"]:
         response.headers["HX-Refresh"] = "true"  # finished: the pages and parts sections change too
     return response

@@ -81,6 +81,7 @@ INTAKE_RETRY = "intake_retry"
 INTAKE_REFUSE = "intake_refuse"
 INTAKE_FAIL = "intake_fail"
 INTAKE_DOWNLOAD = "intake_download"
+INTAKE_VIEW = "intake_view"
 COVER_SHEET_PRINT = "cover_sheet_print"
 # Retention, destruction, backups, registers and oversight (issue 7)
 RETENTION_RULE_SAVE = "retention_rule_save"
@@ -186,6 +187,7 @@ LABELS = {
     INTAKE_REFUSE: _l("Intake: file refused"),
     INTAKE_FAIL: _l("Intake: processing failed"),
     INTAKE_DOWNLOAD: _l("Intake: original downloaded"),
+    INTAKE_VIEW: _l("Intake: item viewed"),
     COVER_SHEET_PRINT: _l("Cover sheet printed"),
     RETENTION_RULE_SAVE: _l("Retention rule saved"),
     RETENTION_REVIEW: _l("Termination review decided"),

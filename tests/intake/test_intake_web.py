@@ -140,6 +140,26 @@ def test_the_original_can_be_downloaded_while_kept_and_that_is_registered(login,
     assert register_entries(action=actions.INTAKE_DOWNLOAD)
 
 
+def test_opening_an_item_shows_its_page_texts_and_is_registered_but_its_polling_is_not(
+        login, send, run_jobs, filed, register_entries):
+    archive = filed()
+    item = send("staff_sales", _pdf("收件页面的文字"), "看.pdf", archive=archive.number, doc_type="合同")
+    client = login("staff_sales")
+    # the page polls its state while the item is queued: those requests show no page text
+    for _ in range(3):
+        poll = client.get(f"/intake/{item.id}?was=queued", headers={"HX-Request": "true", "HX-Target": "item-state"})
+        assert poll.status_code == 200 and "<h1" not in poll.get_data(as_text=True)
+    assert register_entries(action=actions.INTAKE_VIEW) == []
+    run_jobs()
+    html = client.get(f"/intake/{item.id}").get_data(as_text=True)
+    assert "收件页面的文字" in html
+    # a hand-made URL with the poll's parameter still shows the whole page, so it is registered too
+    client.get(f"/intake/{item.id}?was=queued")
+    views = register_entries(action=actions.INTAKE_VIEW)
+    assert [(v.username, v.archive_id) for v in views] == [("staff_sales", archive.id)] * 2
+    assert f"#{item.id} 看.pdf" in views[0].detail
+
+
 def test_the_cover_sheet_page_carries_the_code_and_is_registered(login, filed, register_entries):
     from portal.intake import covers
 
