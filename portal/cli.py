@@ -310,8 +310,9 @@ def reindex_command(batch: int, procs: int | None, limitmb: int):
 def remind_command():
     """Remind borrowers (and their heads) of overdue loans: once per loan per day (cron-safe).
     Then notify the responsible staff of birthdays, anniversaries, follow-ups and monthly checks
-    due, and the archivist of retention reviews due: once per item and occasion (e-mailed when
-    SMTP is configured).
+    due, the archivist of retention reviews due, and assignee and archivist of inspection
+    rectifications past their deadline: once per item and occasion (e-mailed when SMTP is
+    configured). Schedule: deploy/systemd/portal-remind.timer or deploy/cron/portal-remind.
 
     The archivist's lending desk does the loans when it is opened, so this is optional for them.
     """
@@ -324,7 +325,7 @@ def remind_command():
                f"(the others were reminded earlier today).")
     sent = reminders.send_reminders(Actor(None, "cli", "cli"))
     click.echo(f"{sent} reminder(s) sent now (birthdays, anniversaries, follow-ups, monthly checks, "
-               f"retention reviews; each only once).")
+               f"retention reviews, overdue rectifications; each only once).")
 
 
 @click.group("intake")

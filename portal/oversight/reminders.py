@@ -12,7 +12,10 @@ What is reminded, and to whom (the archive's responsible staff member only):
 - **monthly checks** 月度检查 not yet confirmed, in the last 5 working days of the month and overdue
   after its last working day (``portal.oversight.checks``);
 - ``portal remind`` also e-mails the archivist the **retention reviews** due
-  (``portal.retention.services.reviews_due``; their inbox item comes from retention itself).
+  (``portal.retention.services.reviews_due``; their inbox item comes from retention itself), and
+  sends **overdue inspection rectifications** 整改逾期 to their assignee and to the archivist who
+  tracks them, once per deadline (a rectification sent back gets a new deadline, so a new reminder;
+  the inbox item comes from ``portal.inspection``).
 
 Archives of customers whose cooperation ended (stage terminated) get no birthday, anniversary or
 follow-up reminders.
@@ -46,8 +49,8 @@ from portal.workflows import inbox
 AHEAD_DAYS = 7  # birthdays and anniversaries: the next 7 days
 FOLLOW_UP_AHEAD = 2  # follow-ups: from 2 working days before the date
 
-BIRTHDAY, ANNIVERSARY, FOLLOW_UP, MONTHLY_CHECK, RETENTION = (
-    "birthday", "anniversary", "follow_up", "monthly_check", "retention_review")
+BIRTHDAY, ANNIVERSARY, FOLLOW_UP, MONTHLY_CHECK, RETENTION, RECTIFICATION = (
+    "birthday", "anniversary", "follow_up", "monthly_check", "retention_review", "rectification")
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,35 @@ def _retention_reminders(user: User, today: date) -> list[Reminder]:
     return out
 
 
+def _rectification_reminders(user: User, today: date) -> list[Reminder]:
+    """Rectifications past their deadline: the assignee's own, and all of them for the archivist."""
+    try:
+        from portal.inspection import checklist
+        from portal.inspection import services as inspection
+        from portal.inspection.models import R_OPEN, Rectification
+    except ImportError:  # pragma: no cover - inspection not installed
+        return []
+    rects = {r.id: r for r in db.session.scalars(sa.select(Rectification).where(
+        Rectification.assignee_id == user.id, Rectification.status == R_OPEN, Rectification.deadline < today))}
+    if inspection.can_check(user):
+        for rect in inspection.overdue_rectifications(user, today):
+            rects.setdefault(rect.id, rect)
+    out = []
+    for rect in sorted(rects.values(), key=lambda r: (r.deadline, r.id)):
+        archive = rect.check.sample.archive
+        title = _("Rectification overdue: %(number)s %(name)s · %(item)s", number=archive.label,
+                  name=archive.name or "", item=checklist.label(rect.check.key))
+        if rect.assignee_id == user.id:
+            action = _("It was due on %(date)s: rectify and report it done.", date=rect.deadline.isoformat())
+        else:
+            action = _("It was due on %(date)s with %(name)s and is not reported done.",
+                       date=rect.deadline.isoformat(), name=rect.assignee.display_name)
+        out.append(Reminder(RECTIFICATION, f"rectification:{rect.id}:{rect.deadline.isoformat()}", user.id,
+                            title, action, inspection.rect_url(rect.id), rect.deadline, late=True,
+                            source=archive.label, archive_id=archive.id))
+    return out
+
+
 def _retention_url(archive_id: int) -> str:
     if "retention.review" in current_app.view_functions:
         return _url_for("retention.review", archive_id=archive_id)
@@ -295,9 +327,13 @@ def _retention_url(archive_id: int) -> str:
 def _recipients() -> list[User]:
     """Active users who may have reminders: responsible staff, and the archivists."""
     responsible = sa.select(Archive.responsible_id).where(Archive.responsible_id.is_not(None))
-    return list(db.session.scalars(sa.select(User).where(User.active.is_(True), sa.or_(
-        sa.and_(User.role.in_(checks.CHECKERS), User.id.in_(responsible)),
-        User.role == roles.ARCHIVIST)).order_by(User.id)))
+    who = [sa.and_(User.role.in_(checks.CHECKERS), User.id.in_(responsible)), User.role == roles.ARCHIVIST]
+    try:
+        from portal.inspection.models import R_OPEN, Rectification
+        who.append(User.id.in_(sa.select(Rectification.assignee_id).where(Rectification.status == R_OPEN)))
+    except ImportError:  # pragma: no cover - inspection not installed
+        pass
+    return list(db.session.scalars(sa.select(User).where(User.active.is_(True), sa.or_(*who)).order_by(User.id)))
 
 
 def send_reminders(actor: Actor | None = None, today: date | None = None) -> int:
@@ -315,7 +351,8 @@ def send_reminders(actor: Actor | None = None, today: date | None = None) -> int
     try:
         for user in _recipients():
             with force_locale(user.locale or "zh_CN"):
-                items = [*reminders_for(user, today), *_retention_reminders(user, today)]
+                items = [*reminders_for(user, today), *_retention_reminders(user, today),
+                         *_rectification_reminders(user, today)]
             keys = [r.key for r in items]
             sent = set(db.session.scalars(sa.select(ReminderSent.key).where(
                 ReminderSent.user_id == user.id, ReminderSent.key.in_(keys)))) if keys else set()

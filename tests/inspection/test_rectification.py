@@ -155,3 +155,57 @@ def test_archive_page_panel(finding, login, user):
     assert "2026年第3季度" not in staff_page  # staff read the rectification, not the inspection
     archivist_page = ih.text(login("archivist").get(f"/archives/{archive.id}"))
     assert "季度抽查" in archivist_page and "2026年第3季度" in archivist_page and "纸质档案缺少第3页" in archivist_page
+
+
+def _notes(username: str) -> list[str]:
+    from portal.auth.models import User
+    uid = db.session.scalar(sa.select(User.id).where(User.username == username))
+    return list(db.session.scalars(sa.select(Notification.text).where(Notification.user_id == uid)
+                                   .order_by(Notification.id)))
+
+
+def _overdue(username: str) -> list[str]:
+    return [n for n in _notes(username) if "整改逾期" in n]
+
+
+def test_portal_remind_sends_an_overdue_rectification_once_per_deadline(finding, app, login, user, monkeypatch):
+    mails = []
+    monkeypatch.setattr("portal.notifications.send_mail", lambda batch: mails.extend(batch) or len(batch))
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_DOMAIN="example.com")
+    number = finding["archive"].number
+    archivist = login("archivist")
+    archivist.post(f"/inspections/findings/{finding['check'].id}/assign",
+                   data={"assignee": str(user("staff_sales").id), "days": "2"})
+    rect = _rect()
+    first_deadline = rect.deadline
+    runner = app.test_cli_runner()
+    ih.set_today(monkeypatch, first_deadline)  # due today: not late yet
+    assert runner.invoke(args=["remind"]).exit_code == 0
+    assert _overdue("staff_sales") == [] and _overdue("archivist") == []
+
+    ih.set_today(monkeypatch, date(2026, 10, 20))
+    runner.invoke(args=["remind"])
+    runner.invoke(args=["remind"])  # a second run the same day repeats nothing
+    staff = _overdue("staff_sales")
+    assert len(staff) == 1 and number in staff[0] and first_deadline.isoformat() in staff[0] and "请整改" in staff[0]
+    desk = _overdue("archivist")
+    assert len(desk) == 1 and number in desk[0] and user("staff_sales").display_name in desk[0]
+    assert _overdue("staff_marketing") == [] and _overdue("head_marketing") == []
+    assert {"staff_sales@example.com", "archivist@example.com"} <= {m.to for m in mails}
+
+    # reported, sent back with a new deadline, and late again: a new reminder for the new deadline
+    login("staff_sales").post(f"/inspections/rectifications/{rect.id}/done", data={"note": "已补"})
+    archivist.post(f"/inspections/rectifications/{rect.id}/return", data={"reason": "仍缺签章", "days": "2"})
+    new_deadline = _rect().deadline
+    assert new_deadline > first_deadline
+    ih.set_today(monkeypatch, date(2026, 10, 30))
+    runner.invoke(args=["remind"])
+    staff = _overdue("staff_sales")
+    assert len(staff) == 2 and new_deadline.isoformat() in staff[-1]
+
+    # closed: no more reminders, whatever the date
+    login("staff_sales").post(f"/inspections/rectifications/{rect.id}/done", data={"note": "已补签章"})
+    archivist.post(f"/inspections/rectifications/{rect.id}/close", data={"note": "复查无误"})
+    ih.set_today(monkeypatch, date(2026, 11, 30))
+    runner.invoke(args=["remind"])
+    assert len(_overdue("staff_sales")) == 2 and len(_overdue("archivist")) == 2
