@@ -10,6 +10,7 @@ from portal.extensions import db
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
+VAULT_SAMPLE = 200  # the newest live archive keys /healthz looks for in the key vault
 
 
 def component_states() -> dict[str, dict]:
@@ -88,6 +89,19 @@ def _vault_state() -> dict:
                 return {"ok": True, "state": "not made yet"}  # made with the first archive key
             log.warning("key vault unhealthy: %s", description)
             return {"ok": False, "error": "unavailable"}
+        # The newest live keys must be in this vault: a machine with a vault folder of its own
+        # (not the shared one) would otherwise take the archives made elsewhere for destroyed.
+        from portal.archives.models import DESTROYED, Archive
+        newest = list(db.session.scalars(
+            sa.select(ArchiveKey.vault_key_id).join(Archive, Archive.id == ArchiveKey.archive_id)
+            .where(ArchiveKey.vault_key_id.is_not(None), ArchiveKey.wrapped_key.is_not(None),
+                   Archive.status != DESTROYED)
+            .order_by(ArchiveKey.id.desc()).limit(VAULT_SAMPLE)))
+        missing = vault().missing(newest)
+        if missing:
+            log.error("key vault %s lacks %d of the %d newest live archive keys (not the shared vault?)",
+                      vault().path, len(missing), len(newest))
+            return {"ok": False, "error": "keys missing", "missing": len(missing), "checked": len(newest)}
         return {"ok": True}
     except Exception as exc:  # noqa: BLE001 - report any failure as a state
         db.session.rollback()

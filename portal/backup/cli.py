@@ -51,7 +51,10 @@ def backup_command(location: str, verify_only: bool, keep: int | None, username:
         click.echo(f"  manifest sha256 {check.manifest_hash}")
         click.echo(f"  {check.summary()}")
         click.echo(f"Archive keys absent from the live key vault: {check.keys_absent} (destroyed since the "
-                   f"backup: unreadable by design); destroyed before it: {check.keys_destroyed_in_backup}"
+                   f"backup: unreadable by design"
+                   + (f"; {check.keys_unknown} of them NOT recorded as destroyed in this vault: wrong vault?"
+                      if check.keys_unknown else "")
+                   + f"); destroyed before it: {check.keys_destroyed_in_backup}"
                    + (f"; wrapped by the master key alone (made before the vault): {check.keys_legacy}"
                       if check.keys_legacy else ""))
         click.echo(f"Rows sealed per archive: {check.sealed_rows} rows of {check.sealed_archives} archives; "

@@ -15,7 +15,10 @@ versioned copies, which would keep destroyed keys.
 
 Layout: ``<vault>/VAULT`` (marker, written when the vault is made; its absence means the volume is
 not mounted — an outage, never "every key destroyed") and ``<vault>/<kek id>.kek`` (JSON: format,
-archive id, master key id, the KEK wrapped by the master key with AES key wrap). Files are written to
+archive id, master key id, the KEK wrapped by the master key with AES key wrap), and for each KEK
+destroyed ``<vault>/<kek id>.destroyed`` (JSON: archive id and time; no key material), so that a
+key missing from the vault is told apart: destroyed here, or never in this vault (a machine not
+sharing the vault, an old copy mounted: ``KeyMissing``, an outage). Files are written to
 a temporary name, fsynced, mode 0600, renamed into place and the folder fsynced; a deletion
 overwrites the file with zeros, fsyncs, unlinks it and fsyncs the folder.
 """
@@ -28,6 +31,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -49,6 +53,16 @@ class VaultUnavailable(PortalError):
     def __init__(self, message=None, **detail):
         super().__init__(message or _l("The key vault is not reachable right now. Nothing was changed; "
                                        "ask the administrator to check the key vault folder."), **detail)
+
+
+class KeyMissing(VaultUnavailable):
+    """A live archive's key-encryption key is not in this vault: the vault is not the one the key
+    was made in (machines not sharing one vault path, an old copy mounted), never a destruction."""
+
+    def __init__(self, **detail):
+        super().__init__(_l("The encryption key of this archive is not in this server's key vault (the archive "
+                            "was not destroyed). Every server of the portal must use the same key vault folder; "
+                            "ask the administrator to check PORTAL_KEY_VAULT."), **detail)
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,21 @@ class KeyVault:
             raise VaultUnavailable(detail=str(exc)) from exc
         return True
 
+    def mark_destroyed(self, kek_id: str, archive_id: int) -> None:
+        """Record (before the deletion) that this KEK is destroyed on purpose."""
+        self._require()
+        path = self._file(kek_id).with_suffix(".destroyed")
+        payload = {"format": FORMAT, "archive_id": archive_id, "destroyed_at": datetime.now(UTC).isoformat()}
+        try:
+            _write_atomic(path, json.dumps(payload).encode())
+        except OSError as exc:
+            raise VaultUnavailable(detail=str(exc)) from exc
+
+    def destroyed(self, kek_id: str) -> bool:
+        """Whether this KEK was destroyed in this vault (not merely absent from it)."""
+        self._require()
+        return self._file(kek_id).with_suffix(".destroyed").is_file()
+
     def entries(self) -> Iterator[VaultEntry]:
         """Every key in the vault (for `portal keys status` and checks)."""
         if not self.exists():
@@ -159,6 +188,11 @@ class KeyVault:
             except (OSError, ValueError):
                 continue
             yield VaultEntry(path.stem, int(payload.get("archive_id") or 0), str(payload.get("master_key_id") or ""))
+
+    def missing(self, kek_ids: list[str]) -> list[str]:
+        """Which of these keys this vault never had: neither the key nor its destruction is here."""
+        self._require()
+        return [k for k in kek_ids if not self._file(k).is_file() and not self.destroyed(k)]
 
     def health(self) -> tuple[bool, str]:
         if not self.exists():

@@ -639,6 +639,7 @@ class Check:
     files_checked: int = 0
     bytes_checked: int = 0
     keys_absent: int = 0
+    keys_unknown: int = 0  # absent and not recorded as destroyed in this vault: the wrong vault?
     keys_destroyed_in_backup: int = 0
     keys_legacy: int = 0
     absent_archives: list[int] = field(default_factory=list)
@@ -846,8 +847,13 @@ def _check_keys(path: Path, manifest: dict, check: Check) -> None:
         elif not present or not v.has(row["vault_key_id"]):
             check.keys_absent += 1
             check.absent_archives.append(row["archive_id"])
+            if present and not v.destroyed(row["vault_key_id"]):
+                check.keys_unknown += 1
     if not present:
         check.notes.append(f"The key vault {v.path} is not there: every archive key counts as absent.")
+    elif check.keys_unknown:
+        check.notes.append(f"{check.keys_unknown} archive key(s) are neither in the key vault {v.path} nor recorded "
+                           "there as destroyed: not the portal's vault, or an older copy of it.")
 
 
 def verify_backup(src: str | os.PathLike, *, username: str | None = None,
@@ -1082,6 +1088,11 @@ def _check_keys_usable(manifest: dict, check: Check) -> None:
         raise BackupFailed(_l("None of the backup's %(n)s archive keys is in the key vault %(path)s: "
                               "probably the wrong vault (PORTAL_KEY_VAULT). Nothing was changed.",
                               n=in_vault, path=str(vault().path)))
+    if check.keys_unknown:
+        raise BackupFailed(_l("%(n)s of the backup's archive keys are neither in the key vault %(path)s nor "
+                              "recorded there as destroyed: this is not the portal's vault, or an older copy of "
+                              "it. Restoring would turn those archives into tombstones. Nothing was changed.",
+                              n=check.keys_unknown, path=str(vault().path)))
 
 
 def _put_objects(path: Path, manifest: dict, result: RestoreResult, say,

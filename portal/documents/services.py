@@ -244,6 +244,15 @@ def unwrap_data_key(row: ArchiveKey) -> bytes:
         return crypto.unwrap(master, row.wrapped_key)
     kek = vault().kek(master, row.vault_key_id)
     if kek is None:
+        from portal.archives.models import DESTROYED
+        from portal.backup.keyvault import KeyMissing
+
+        status = db.session.scalar(sa.select(Archive.status).where(Archive.id == row.archive_id))
+        if status not in (None, DESTROYED) and not vault().destroyed(row.vault_key_id):
+            # never destroyed here, the archive live: the wrong vault (or an old copy), an outage
+            log.error("key %s of live archive %s is not in the key vault %s", row.vault_key_id,
+                      row.archive_id, vault().path)
+            raise KeyMissing(archive=row.archive_id)
         raise _key_destroyed()
     return crypto.unwrap(kek, row.wrapped_key)
 
@@ -329,6 +338,7 @@ def destroy_data_key(actor: Actor | None, archive_id: int) -> bool:
            detail=f"data key of archive {archive.label if archive else archive_id} destroyed"
                   + (" (key vault entry deleted)" if kek_id else " (legacy key, no vault entry)"))
     if kek_id:
+        vault().mark_destroyed(kek_id, archive_id)  # first: a key merely missing means the wrong vault
         vault().delete(kek_id)
     return True
 

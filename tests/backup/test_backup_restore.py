@@ -229,6 +229,31 @@ def test_restore_refuses_without_the_right_vault(app, populated, tmp_path, targe
     assert result.exit_code == 1 and "密钥库" in result.output
 
 
+def test_restore_refuses_an_older_copy_of_the_vault(app, populated, tmp_path, target):
+    """A vault copy lacking one key that was never destroyed would silently make that archive a
+    tombstone: the restore refuses instead, and says why."""
+    import shutil
+
+    from portal.backup.keyvault import vault
+    from portal.documents.models import ArchiveKey
+
+    path = backup(app, tmp_path / "backups")
+    stale = tmp_path / "stale-vault"
+    shutil.copytree(vault().path, stale)
+    row = db.session.scalar(sa.select(ArchiveKey).where(ArchiveKey.archive_id == populated["second"]))
+    (stale / f"{row.vault_key_id}.kek").unlink()  # made after the copy was taken
+    other = target()
+    other.config["KEY_VAULT"] = str(stale)
+    other.extensions.pop("portal_key_vault", None)
+    verify = run_cli(other, "backup", "--verify", str(path))
+    assert "NOT recorded as destroyed in this vault" in verify.output
+    result = run_cli(other, "restore", str(path))
+    assert result.exit_code == 1 and "不是门户的密钥库" in result.output, result.output
+    with other.app_context():
+        from portal.archives.models import Archive
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Archive)) == 0  # nothing restored
+
+
 def test_backup_keeps_the_n_newest(app, populated, tmp_path):
     dest = tmp_path / "backups"
     first = backup(app, dest)

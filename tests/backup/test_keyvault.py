@@ -155,3 +155,49 @@ def test_verify_lists_destroyed_keys_as_unreadable_not_as_failures(app, filed, u
     db.session.commit()
     report = services.verify_store()
     assert report.ok and len(report.unreadable) == 1 and report.altered == []
+
+
+def test_a_vault_that_never_had_the_key_is_an_outage_not_a_destruction(app, filed, upload, user, login, tmp_path):
+    """A second server with a vault folder of its own (not the shared one) must not take the
+    archives made elsewhere for destroyed: it says what is wrong, and /healthz is not ok."""
+    from portal.backup.keyvault import KeyMissing, KeyVault
+
+    doc = upload("staff_sales", filed, samples.pdf(["第二台服务器"]), "合同.pdf")
+    shared = app.config.get("KEY_VAULT")
+    own = KeyVault(tmp_path / "own-vault")
+    own.ensure_ready()
+    app.config["KEY_VAULT"] = str(own.path)
+    app.extensions.pop("portal_key_vault", None)
+    try:
+        with pytest.raises(KeyMissing) as caught:
+            read_all(user("archivist"), doc.id)
+        assert "没有被销毁" in str(caught.value.message)
+        page = login("archivist").get(f"/documents/{doc.id}/view")
+        assert page.status_code == 503 and "PORTAL_KEY_VAULT" in page.get_data(as_text=True)
+        health = app.test_client().get("/healthz").get_json()
+        assert health["components"]["keyvault"] == {"ok": False, "error": "keys missing", "missing": 1, "checked": 1}
+    finally:
+        app.config["KEY_VAULT"] = shared
+        app.extensions.pop("portal_key_vault", None)
+    assert read_all(user("archivist"), doc.id)
+    assert app.test_client().get("/healthz").get_json()["components"]["keyvault"] == {"ok": True}
+
+
+def test_a_destroyed_key_reads_as_destroyed_even_from_an_old_database_row(app, filed, upload, user):
+    """The vault keeps a marker of each key it destroyed (no key material): a database restored by
+    other means (old rows, archive still "filed") reads as destroyed, not as the wrong vault, and
+    /healthz does not count it as missing."""
+    doc = upload("staff_sales", filed, samples.pdf(["旧行"]), "合同.pdf")
+    old = key_row(filed.id)
+    old_wrapped, old_kek = old.wrapped_key, old.vault_key_id
+    services.destroy_data_key(cli_actor(), filed.id)
+    db.session.commit()
+    marker = vault().path / f"{old_kek}.destroyed"
+    assert marker.is_file() and b"kek" not in marker.read_bytes()
+    row = key_row(filed.id)
+    row.wrapped_key, row.vault_key_id, row.destroyed_at = old_wrapped, old_kek, None
+    db.session.commit()
+    with pytest.raises(ObjectMissing) as caught:
+        read_all(user("archivist"), doc.id)
+    assert "已销毁" in str(caught.value.message)
+    assert app.test_client().get("/healthz").get_json()["components"]["keyvault"] == {"ok": True}
