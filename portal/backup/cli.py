@@ -153,10 +153,14 @@ def keys_status():
     used = {r.vault_key_id for r in rows if r.vault_key_id}
     destroyed = sum(1 for r in rows if r[1])
     legacy = sum(1 for r in rows if not r[1] and not r.vault_key_id)
-    missing = sum(1 for kid in used if not v.exists() or not v.has(kid))
+    absent = [kid for kid in used if not v.exists() or not v.has(kid)]
+    missing = len(absent)
+    unknown = len(v.missing(absent)) if v.exists() else missing
     unused = [e for e in v.entries() if e.kek_id not in used]
     click.echo(f"Archive keys: {len(rows)} — in the vault {len(used) - missing}, destroyed {destroyed}, "
-               f"legacy (master key alone) {legacy}, KEK missing from the vault {missing}.")
+               f"legacy (master key alone) {legacy}, KEK missing from the vault {missing}"
+               + (f" ({missing - unknown} destroyed in this vault, from rows of an older database; "
+                  f"{unknown} never in this vault: the wrong or an outdated vault?)" if missing else "") + ".")
     click.echo(f"Vault entries no archive key refers to: {len(unused)} (e.g. a restored older database; "
                "they keep nothing readable by themselves).")
     if missing or not ok:

@@ -327,6 +327,14 @@ def test_keys_status(app, populated):
     db.session.commit()
     result = run_cli(app, "keys", "status")
     assert "destroyed 1" in result.output and result.exit_code == 0
+    # a key absent from the vault without having been destroyed there: a problem, named as such
+    from portal.backup.keyvault import vault
+    from portal.documents.models import ArchiveKey
+    row = db.session.scalar(sa.select(ArchiveKey).where(ArchiveKey.archive_id == populated["second"]))
+    (vault().path / f"{row.vault_key_id}.kek").unlink()
+    result = run_cli(app, "keys", "status")
+    assert result.exit_code == 1 and "KEK missing from the vault 1 (0 destroyed in this vault" in result.output
+    assert "1 never in this vault" in result.output
 
 
 @pytest.mark.skipif(not __import__("os").environ.get("PORTAL_TEST_DATABASE_URL"),
