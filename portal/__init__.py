@@ -86,6 +86,7 @@ def _instance_secret(instance: Path) -> str:
 
 def _register_blueprints(app: Flask) -> None:
     import portal.admin.views_calendar  # noqa: F401  (working-day calendar routes on admin_bp, issue 5)
+    import portal.housekeeping.views  # noqa: F401  (/admin/housekeeping on admin_bp)
     from portal.admin.views import bp as admin_bp
     from portal.api.views import bp as api_bp
     from portal.archives.views import bp as archives_bp

@@ -45,6 +45,8 @@ def register_cli(app) -> None:
         app.cli.add_command(command)
     from portal.destruction.cli import destruction_group  # destruction 销毁 (issue 7)
     app.cli.add_command(destruction_group)
+    from portal.housekeeping.cli import housekeeping_command  # staging data housekeeping
+    app.cli.add_command(housekeeping_command)
 
 
 @click.command("init")

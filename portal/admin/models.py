@@ -38,6 +38,11 @@ SETTING_DEFAULTS = {
     # A destroyed archive's tombstone keeps the customer's name ("1") or only the number ("0");
     # the policy's 销毁清册 lists names (004 §17). Destruction settings page: /destruction/settings.
     "destruction_keep_name": "1",
+    # Housekeeping of staging data (portal.housekeeping, PIPL 第19条: kept no longer than needed):
+    # the page texts of a finished intake item are cleared this many days after it finished, and
+    # finished background jobs are deleted this many days after they ended. Page /admin/housekeeping.
+    "housekeeping_text_days": "30",
+    "housekeeping_job_days": "90",
 }
 
 

@@ -583,7 +583,9 @@ def purge_index(app, archive_ids: list[int]) -> int:
     return done
 
 
-def compact_database(app) -> None:
+def compact_database(app, tables=TOUCHED_TABLES) -> None:
+    """SQLite: checkpoint and truncate the write-ahead log (old page images of changed rows go);
+    PostgreSQL: VACUUM ``tables`` (also used by ``portal.housekeeping`` for the intake tables)."""
     engine = db.engine
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()
@@ -594,6 +596,6 @@ def compact_database(app) -> None:
     elif engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             existing = set(sa.inspect(conn).get_table_names())
-            tables = [t for t in TOUCHED_TABLES if t in existing]
-            if tables:
-                conn.exec_driver_sql("VACUUM " + ", ".join(f'"{t}"' for t in tables))
+            present = [t for t in tables if t in existing]
+            if present:
+                conn.exec_driver_sql("VACUUM " + ", ".join(f'"{t}"' for t in present))

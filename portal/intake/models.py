@@ -109,6 +109,8 @@ class IntakeItem(db.Model):
     filer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     decided_at: Mapped[datetime | None]
+    # when housekeeping blanked its pages' texts (finished long enough ago; portal.housekeeping)
+    texts_cleared_at: Mapped[datetime | None]
 
     parent: Mapped[IntakeItem | None] = relationship(remote_side=[id], back_populates="parts")
     parts: Mapped[list[IntakeItem]] = relationship(back_populates="parent", order_by="IntakeItem.page_from")

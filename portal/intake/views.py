@@ -20,6 +20,7 @@ from portal.documents.services import document_types
 from portal.documents.views_manage import file_size
 from portal.errors import NotFound, PortalError, ValidationFailed
 from portal.extensions import db
+from portal.housekeeping.services import cleared_pages
 from portal.intake import covers, services
 from portal.intake.models import ACTIVE, PAGE_LABELS, SOURCE_LABELS, STATE_LABELS
 from portal.register import actions
@@ -126,8 +127,10 @@ def _item_context(item, assign_form=None, reject_form=None) -> dict:
     _type_choices(assign_form)
     assign_form.doc_type.choices[0] = ("", _("— choose —"))
     state = services.effective_state(item)
+    pages = services.pages_of(item)
     return {
-        "item": item, "state": state, "info": services.state_of(item), "pages": services.pages_of(item),
+        "item": item, "state": state, "info": services.state_of(item), "pages": pages,
+        "cleared": cleared_pages(item, pages),  # texts cleared by housekeeping: page number → when
         "assign_form": assign_form, "reject_form": reject_form or RejectForm(),
         "can_decide": perm.can_decide_intake_item(current_user, item), "PAGE_LABELS": PAGE_LABELS,
         "STATE_LABELS": STATE_LABELS, "SOURCE_LABELS": SOURCE_LABELS, "polling": state in ACTIVE,

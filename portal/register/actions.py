@@ -110,6 +110,8 @@ RECTIFICATION_REPORT = "rectification_report"
 RECTIFICATION_RETURN = "rectification_return"
 MONTHLY_CHECK = "monthly_check"
 KPI_VIEW = "kpi_view"
+# housekeeping of staging data (intake page texts, finished jobs; portal.housekeeping)
+HOUSEKEEPING = "housekeeping"
 
 LABELS = {
     LOGIN: _l("Log in"),
@@ -215,6 +217,7 @@ LABELS = {
     RECTIFICATION_RETURN: _l("Rectification sent back"),
     MONTHLY_CHECK: _l("Monthly check recorded"),
     KPI_VIEW: _l("KPI dashboard viewed"),
+    HOUSEKEEPING: _l("Housekeeping: staging data cleared"),
 }
 
 
