@@ -287,7 +287,8 @@ def _append_register(events: list) -> int:
         entry = SimpleNamespace(
             seq=seq, at=when, user_id=user.id, username=user.username, role=user.role,
             department=user.department_name, action=action, archive_id=archive_id,
-            archive_number=label, detail=detail[:2000], purpose="", client_addr="bulk", result="ok")
+            archive_number=label, detail=detail[:2000], purpose="", client_addr="bulk", result="ok",
+            document_id=None)
         entry.hash = entry_hash(entry, prev)
         entry.prev_hash = prev
         rows.append(dict(vars(entry)))

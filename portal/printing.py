@@ -186,10 +186,17 @@ def workbook(title: str, headers: Sequence[str], rows: Iterable[Sequence], *,
     """A register as an .xlsx workbook: title, extra lines (filter, printed by …), the table with
     a repeated bold header row, and signature lines under it."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
+    # Two named styles, each cell pointing at one: setting border and alignment cell by cell makes
+    # openpyxl compare style objects per cell (40 s for 10,000 rows instead of about 3 s).
+    thin = Side(style="thin", color="999999")
+    box, wrap = Border(left=thin, right=thin, top=thin, bottom=thin), Alignment(wrap_text=True, vertical="top")
+    wb.add_named_style(NamedStyle(name="register_body", border=box, alignment=wrap))
+    wb.add_named_style(NamedStyle(name="register_head", border=box, alignment=wrap, font=Font(bold=True),
+                                  fill=PatternFill("solid", fgColor="EEEEEE")))
     ws = wb.active
     ws.title = (sheet or title)[:31]
     ws.append([title])
@@ -201,17 +208,13 @@ def workbook(title: str, headers: Sequence[str], rows: Iterable[Sequence], *,
     for row in rows:
         ws.append([cell_text(value) for value in row])
     last_row = ws.max_row
-    thin = Side(style="thin", color="999999")
     for col in range(1, len(headers) + 1):
-        cell = ws.cell(row=header_row, column=col)
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="EEEEEE")
+        ws.cell(row=header_row, column=col).style = "register_head"
         width = widths[col - 1] if widths and col <= len(widths) else 16
         ws.column_dimensions[get_column_letter(col)].width = width
-    for row in ws.iter_rows(min_row=header_row, max_row=last_row, max_col=len(headers)):
+    for row in ws.iter_rows(min_row=header_row + 1, max_row=last_row, max_col=len(headers)):
         for cell in row:
-            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.style = "register_body"
     if signatures:
         ws.append([])
         ws.append([f"{label}：__________" for label in signatures])

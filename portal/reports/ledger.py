@@ -156,6 +156,8 @@ def for_output(actor: Actor, f: LedgerFilter, output: str) -> tuple[list[Row], i
     total = _count(q)
     cap = EXPORT_CAP if output == "xlsx" else PRINT_CAP
     rows = [Row(a, n) for a, n in db.session.execute(q.limit(cap))]
+    for row in rows:  # detached, so the commit below does not expire them (a reload per row after it)
+        db.session.expunge(row.archive)
     record(actor, actions.LEDGER_PRINT,
            detail=f"archive ledger {OUTPUTS[output]}: {len(rows)} of {total}; filter "
                   f"{' '.join(f'{k}={v}' for k, v in f.args().items()) or 'none'}")

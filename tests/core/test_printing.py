@@ -83,6 +83,24 @@ def test_workbook_keeps_formulas_as_text():
     assert sheet.print_title_rows == "$3:$3"
 
 
+def test_workbook_looks_like_the_printed_register():
+    """What someone opening the file in Excel sees: a bold grey header row repeated on every page,
+    every table cell boxed and wrapped, A4 landscape, the signature line under the table."""
+    rows = [[f"海外-2026-电商-{i:03d}", f"客户{i}"] for i in range(1, 301)]
+    data = printing.workbook("客户档案台账", ["档案编号", "客户名称"], rows, lines=["筛选：全部"],
+                             signatures=["档案管理员"])
+    sheet = load_workbook(io.BytesIO(data)).active
+    header = sheet["A3"]
+    assert header.value == "档案编号" and header.font.bold and header.fill.fgColor.rgb.endswith("EEEEEE")
+    for cell in (sheet["A4"], sheet["B303"]):
+        assert cell.border.left.style == cell.border.bottom.style == "thin"
+        assert cell.alignment.wrap_text and cell.alignment.vertical == "top" and not cell.font.bold
+    assert sheet["B303"].value == "客户300"
+    assert sheet["A305"].value.startswith("档案管理员") and sheet["A305"].border.left.style is None
+    assert sheet.print_title_rows == "$3:$3" and sheet.page_setup.orientation == "landscape"
+    assert str(sheet.page_setup.paperSize) == sheet.PAPERSIZE_A4  # 9: A4
+
+
 @needs_pdf
 def test_making_a_pdf_does_not_let_damaged_images_through(login):
     """WeasyPrint switches Pillow to accept truncated images process-wide; the portal undoes it,
