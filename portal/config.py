@@ -103,6 +103,11 @@ DEFAULTS: dict[str, object] = {
     "INTAKE_MAX_PAGE_PIXELS": 40_000_000,  # an A3 page at 300 dpi is 17 million, A4 at 600 dpi 35
     "OCR_ENGINE": "rapidocr",
     "OCR_DPI": 300,
+    # PDFs of long registers (portal.pdfrender): pages of at least this much HTML are rendered in a
+    # child process with an address-space cap and a time limit (2,000 ledger rows: ~30 s, ~0.8 GB).
+    "PDF_CHILD_MIN_CHARS": 200_000,
+    "PDF_MEMORY_MB": 4096,
+    "PDF_TIMEOUT_SECONDS": 600,
 }
 
 # Environment variables read as PORTAL_<NAME>; the value is JSON when it parses as JSON.
@@ -158,6 +163,9 @@ ENV_NAMES = {
     "INTAKE_MAX_PAGE_PIXELS": "INTAKE_MAX_PAGE_PIXELS",
     "OCR_ENGINE": "OCR_ENGINE",
     "OCR_DPI": "OCR_DPI",
+    "PDF_CHILD_MIN_CHARS": "PDF_CHILD_MIN_CHARS",
+    "PDF_MEMORY_MB": "PDF_MEMORY_MB",
+    "PDF_TIMEOUT_SECONDS": "PDF_TIMEOUT_SECONDS",
 }
 
 

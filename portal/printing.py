@@ -8,7 +8,9 @@ turns such a page into
   style sheets from the static folder (never the network) and uses the system's CJK fonts through
   fontconfig (Debian: ``fonts-noto-cjk`` or ``fonts-wqy-microhei``). Without a CJK font the PDF
   would print empty boxes instead of Chinese characters, so :func:`pdf_problem` refuses instead
-  (503 with the reason; ``/healthz`` reports it as the ``pdf`` component).
+  (503 with the reason; ``/healthz`` reports it as the ``pdf`` component). Large pages (long
+  registers) are rendered in a child process with a memory cap and a time limit
+  (``portal.pdfrender``); one that exceeds them answers 503 with what to do instead.
 * **Excel** (openpyxl) through :func:`workbook`: title, filter and printed-by lines, a bold header
   row repeated on every printed page, borders, wrapped text, A4 landscape fit to width.
 
@@ -27,36 +29,41 @@ from __future__ import annotations
 
 import functools
 import io
-import mimetypes
+import logging
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from portal import pdfrender
 from portal.errors import PortalError
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Families tried in order for Chinese text in PDFs (Simplified first, then Traditional).
-CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-                "WenQuanYi Zen Hei", "Noto Sans CJK TC", "Noto Serif CJK SC", "AR PL UMing CN")
-_FONT_CSS = ("html, body, table, th, td, h1, h2, h3, p, div, span { font-family: "
-             + ", ".join(f'"{name}"' for name in CJK_FAMILIES) + ", sans-serif; }")
 
 _render_lock = threading.Lock()  # WeasyPrint/Pango are not documented as thread-safe
+_child_slot = threading.BoundedSemaphore(1)  # one large PDF at a time per web process
 _problem_cache: dict[str, str | None] = {}
+log = logging.getLogger(__name__)
 
 
 class PdfUnavailable(PortalError):
     """PDF output cannot be made on this server (no engine or no CJK font)."""
 
     status = 503
+
+
+class PdfTooLarge(PdfUnavailable):
+    """This PDF needs more memory or time than the server allows (a huge register)."""
+
+    def __init__(self, **detail):
+        super().__init__(_l("This PDF is too large to make on this server. Narrow the filter, print the "
+                            "page from the browser, or export it to Excel."), **detail)
 
 
 def wants(fmt: str) -> bool:
@@ -108,42 +115,37 @@ def pdf_problem() -> str | None:
     return _problem_cache["problem"]
 
 
-def _static_fetcher(static_folder: str, url_root: str):
-    """A WeasyPrint URL fetcher serving the portal's static files from disk and nothing else
-    (no network, no file:// outside the static folder)."""
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
-
-    root = Path(static_folder).resolve()
-    static_path = urlsplit(url_root).path.rstrip("/") + "/static/"
-
-    class StaticOnly(URLFetcher):
-        def fetch(self, url, headers=None):
-            if url.startswith("data:"):
-                return super().fetch(url, headers)
-            path = urlsplit(url).path
-            if not path.startswith(static_path):
-                raise ValueError(f"not fetched for a PDF: {url}")
-            target = (root / path[len(static_path):]).resolve()
-            if root not in target.parents or not target.is_file():
-                raise ValueError(f"not a static file: {url}")
-            media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-            return URLFetcherResponse(url, body=target.read_bytes(),
-                                      headers={"Content-Type": media_type})
-    return StaticOnly()
-
-
 def render_pdf(html: str, base_url: str | None = None) -> bytes:
-    """HTML (a rendered print page) → PDF bytes, A4 by the page's own @page rules."""
+    """HTML (a rendered print page) → PDF bytes, A4 by the page's own @page rules. Large pages
+    are rendered in a child process (``portal.pdfrender``: memory given back, capped, timed)."""
     problem = pdf_problem()
     if problem:
         raise PdfUnavailable(problem)
-    weasyprint = _weasyprint()
-    CSS, HTML = weasyprint.CSS, weasyprint.HTML
     base_url = base_url or request.url_root
-    fetcher = _static_fetcher(current_app.static_folder, base_url)
+    config = current_app.config
+    if len(html) >= int(config["PDF_CHILD_MIN_CHARS"]):
+        return _render_in_child(html, base_url, current_app.static_folder,
+                                int(config["PDF_MEMORY_MB"]), float(config["PDF_TIMEOUT_SECONDS"]))
+    _weasyprint()
     with _render_lock:
-        document = HTML(string=html, base_url=base_url, url_fetcher=fetcher, media_type="print")
-        return document.write_pdf(stylesheets=[CSS(string=_FONT_CSS)])
+        return pdfrender.render(html, base_url, current_app.static_folder)
+
+
+def _render_in_child(html: str, base_url: str, static_folder: str, memory_mb: int, timeout: float) -> bytes:
+    cmd = [sys.executable, "-P", pdfrender.__file__, base_url, static_folder, str(memory_mb)]
+    with _child_slot:
+        try:
+            done = subprocess.run(cmd, input=html.encode("utf-8"), capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            log.warning("PDF of %d characters of HTML not made within %.0f s", len(html), timeout)
+            raise PdfTooLarge(reason="timeout") from None
+    if done.returncode == pdfrender.OUT_OF_MEMORY or (done.returncode != 0 and b"MemoryError" in done.stderr):
+        log.warning("PDF of %d characters of HTML needs more than %d MB", len(html), memory_mb)
+        raise PdfTooLarge(reason="memory")
+    if done.returncode != 0 or not done.stdout.startswith(b"%PDF"):
+        log.error("PDF child failed (exit %s): %s", done.returncode, done.stderr[-3000:].decode("utf-8", "replace"))
+        raise PdfUnavailable(_l("The PDF could not be made; the error is in the server log."))
+    return done.stdout
 
 
 def stamp() -> str:

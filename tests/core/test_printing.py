@@ -53,6 +53,39 @@ def test_register_pdf_renders_to_a_page_image(login, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("p*.png"))
 
 
+@needs_pdf
+def test_a_large_register_pdf_is_made_in_a_child_process_with_chinese_fonts(app, login, monkeypatch):
+    """Pages over PDF_CHILD_MIN_CHARS go to ``portal.pdfrender`` in a process of its own (its memory
+    goes back to the system): the same A4 PDF with Chinese text, and the web process does not
+    render (WeasyPrint, imported once by the engine check, is not used again)."""
+    import sys
+
+    assert printing.pdf_problem() is None  # the engine check (imports WeasyPrint once per process)
+    app.config["PDF_CHILD_MIN_CHARS"] = 0
+    calls = []
+    real = printing._render_in_child
+    monkeypatch.setattr(printing, "_render_in_child", lambda *a: calls.append(a[0][:20]) or real(*a))
+    monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
+    response = login("archivist").get("/borrowings/register/print?format=pdf")
+    assert response.status_code == 200 and len(calls) == 1
+    assert "weasyprint" not in sys.modules
+    text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    assert "借阅" in text and "第 1 页 / 共 1 页" in text
+    assert any("CJK" in name or "WenQuanYi" in name for name in pdf_fonts(response.data))
+
+
+@needs_pdf
+@pytest.mark.parametrize("limit", [{"PDF_MEMORY_MB": 60}, {"PDF_TIMEOUT_SECONDS": 0.05}])
+def test_a_pdf_over_the_memory_or_time_limit_is_refused_with_what_to_do(app, login, limit):
+    app.config.update(PDF_CHILD_MIN_CHARS=0, **limit)
+    client = login("archivist")
+    response = client.get("/borrowings/register/print?format=pdf")
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert "此 PDF 过大" in page and "导出为 Excel" in page
+    assert client.get("/borrowings/register/print?format=xlsx").status_code == 200  # the way out works
+
+
 def test_pdf_refused_with_a_reason_when_no_chinese_font(login, monkeypatch):
     monkeypatch.setitem(printing._problem_cache, "problem", "no font")
     client = login("archivist")
