@@ -131,6 +131,9 @@ def render_pdf(html: str, base_url: str | None = None) -> bytes:
         return pdfrender.render(html, base_url, current_app.static_folder)
 
 
+_OUT_OF_MEMORY_SIGNS = (b"MemoryError", b"Cannot allocate memory", b"Resource temporarily unavailable")
+
+
 def _render_in_child(html: str, base_url: str, static_folder: str, memory_mb: int, timeout: float) -> bytes:
     cmd = [sys.executable, "-P", pdfrender.__file__, base_url, static_folder, str(memory_mb)]
     with _child_slot:
@@ -139,8 +142,12 @@ def _render_in_child(html: str, base_url: str, static_folder: str, memory_mb: in
         except subprocess.TimeoutExpired:
             log.warning("PDF of %d characters of HTML not made within %.0f s", len(html), timeout)
             raise PdfTooLarge(reason="timeout") from None
-    if done.returncode == pdfrender.OUT_OF_MEMORY or (done.returncode != 0 and b"MemoryError" in done.stderr):
-        log.warning("PDF of %d characters of HTML needs more than %d MB", len(html), memory_mb)
+    if done.returncode == pdfrender.OUT_OF_MEMORY or done.returncode < 0 or (
+            done.returncode != 0 and any(sign in done.stderr for sign in _OUT_OF_MEMORY_SIGNS)):
+        # Out of memory shows as MemoryError, as a library failing to allocate (GLib aborts when it
+        # cannot start a thread) or as the child killed by a signal (the kernel's OOM killer).
+        log.warning("PDF of %d characters of HTML needs more than %d MB (exit %s): %s", len(html), memory_mb,
+                    done.returncode, done.stderr[-500:].decode("utf-8", "replace"))
         raise PdfTooLarge(reason="memory")
     if done.returncode != 0 or not done.stdout.startswith(b"%PDF"):
         log.error("PDF child failed (exit %s): %s", done.returncode, done.stderr[-3000:].decode("utf-8", "replace"))

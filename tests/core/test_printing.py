@@ -75,7 +75,7 @@ def test_a_large_register_pdf_is_made_in_a_child_process_with_chinese_fonts(app,
 
 
 @needs_pdf
-@pytest.mark.parametrize("limit", [{"PDF_MEMORY_MB": 60}, {"PDF_TIMEOUT_SECONDS": 0.05}])
+@pytest.mark.parametrize("limit", [{"PDF_MEMORY_MB": 60}, {"PDF_MEMORY_MB": 100}, {"PDF_TIMEOUT_SECONDS": 0.05}])
 def test_a_pdf_over_the_memory_or_time_limit_is_refused_with_what_to_do(app, login, limit):
     app.config.update(PDF_CHILD_MIN_CHARS=0, **limit)
     client = login("archivist")
