@@ -54,6 +54,45 @@ def check_admin(actor: Actor, what: str) -> None:
         raise deny(actor, what)
 
 
+def clean_whole_numbers(raw: dict, limits: dict[str, tuple[int, int]], labels: dict) -> dict[str, int]:
+    """Form values of whole-number settings; ValidationFailed (with the field) for one out of range."""
+    values = {}
+    for attr, (low, high) in limits.items():
+        text = str(raw.get(attr, "")).strip()
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise ValidationFailed(_l("%(label)s: enter a whole number from %(low)s to %(high)s.",
+                                      label=labels[attr], low=low, high=high), field=attr)
+        values[attr] = int(text)
+    return values
+
+
+def save_whole_numbers(actor: Actor, what: str, keys: dict[str, str], clean, current) -> list[str]:
+    """Store whole-number settings (administrator only): ``keys`` maps attribute → setting key,
+    ``clean()`` gives the new values (object with those attributes; may raise ValidationFailed),
+    ``current()`` the values in force. Returns the changes, registered as one SETTING_CHANGE."""
+    check_admin(actor, what)
+    begin_write()
+    new = clean()
+    old = current()
+    changes = []
+    for attr, key in keys.items():
+        before, after = getattr(old, attr), getattr(new, attr)
+        if before == after:
+            continue
+        row = db.session.get(Setting, key)
+        if row is None:
+            db.session.add(Setting(key=key, value=str(after)))
+        else:
+            row.value = str(after)
+        changes.append(_change(key, before, after))
+    if not changes:
+        db.session.rollback()
+        return []
+    record(actor, actions.SETTING_CHANGE, detail="; ".join(changes))
+    db.session.commit()
+    return changes
+
+
 def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 

@@ -37,9 +37,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from portal.actor import Actor, cli_actor
-from portal.admin.models import SETTING_DEFAULTS, Setting, get_setting
+from portal.admin.models import SETTING_DEFAULTS, get_setting
 from portal.dbsetup import begin_write
-from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.intake.models import FINISHED, SPLIT, IntakeItem, IntakePage
 from portal.jobs.models import FINISHED as JOB_FINISHED
@@ -82,41 +81,17 @@ def settings() -> Settings:
 
 def clean_settings(raw: dict) -> Settings:
     """Settings from form values; ValidationFailed (with the field) for a value out of range."""
-    values = {}
-    for attr, (low, high) in LIMITS.items():
-        text = str(raw.get(attr, "")).strip()
-        if not text.isdigit() or not low <= int(text) <= high:
-            raise ValidationFailed(_l("%(label)s: enter a whole number from %(low)s to %(high)s.",
-                                      label=LABELS[attr], low=low, high=high), field=attr)
-        values[attr] = int(text)
-    return Settings(**values)
+    from portal.admin.services import clean_whole_numbers
+
+    return Settings(**clean_whole_numbers(raw, LIMITS, LABELS))
 
 
 def save_settings(actor: Actor, raw: dict) -> list[str]:
     """Store the two periods (system administrator only); returns the changes (registered)."""
-    from portal.admin.services import check_admin
+    from portal.admin.services import save_whole_numbers
 
-    check_admin(actor, "change housekeeping settings")
-    begin_write()
-    new = clean_settings(raw)
-    old = settings()
-    changes = []
-    for attr, key in SETTING_KEYS.items():
-        before, after = getattr(old, attr), getattr(new, attr)
-        if before == after:
-            continue
-        row = db.session.get(Setting, key)
-        if row is None:
-            db.session.add(Setting(key=key, value=str(after)))
-        else:
-            row.value = str(after)
-        changes.append(f"{key} {before} → {after}")
-    if not changes:
-        db.session.rollback()
-        return []
-    record(actor, actions.SETTING_CHANGE, detail="; ".join(changes))
-    db.session.commit()
-    return changes
+    return save_whole_numbers(actor, "change housekeeping settings", SETTING_KEYS, lambda: clean_settings(raw),
+                              settings)
 
 
 # --- what is due ---------------------------------------------------------------------------------

@@ -15,11 +15,7 @@ from portal.admin.models import Setting
 from portal.archives.services import deny
 from portal.auth import roles
 from portal.auth.models import User
-from portal.dbsetup import begin_write
-from portal.errors import ValidationFailed
 from portal.extensions import db
-from portal.register import actions
-from portal.register.services import record
 from portal.workflows.borrowing_models import (
     APPROVED,
     EXT_NONE,
@@ -68,41 +64,16 @@ def rules() -> Rules:
 
 def clean_rules(raw: dict) -> Rules:
     """Rules from form values; ValidationFailed (with the field) for a value out of range."""
-    values = {}
-    for attr, (low, high) in RULE_LIMITS.items():
-        text = str(raw.get(attr, "")).strip()
-        if not text.isdigit() or not low <= int(text) <= high:
-            raise ValidationFailed(_l("%(label)s: enter a whole number from %(low)s to %(high)s.",
-                                      label=RULE_LABELS[attr], low=low, high=high), field=attr)
-        values[attr] = int(text)
-    return Rules(**values)
+    from portal.admin.services import clean_whole_numbers
+
+    return Rules(**clean_whole_numbers(raw, RULE_LIMITS, RULE_LABELS))
 
 
 def save_rules(actor: Actor, raw: dict) -> list[str]:
     """Store the borrowing rules (administrator only); returns the changes (registered)."""
-    from portal.admin.services import check_admin
+    from portal.admin.services import save_whole_numbers
 
-    check_admin(actor, "change borrowing rules")
-    begin_write()
-    new = clean_rules(raw)
-    old = rules()
-    changes = []
-    for attr, key in SETTING_KEYS.items():
-        before, after = getattr(old, attr), getattr(new, attr)
-        if before == after:
-            continue
-        row = db.session.get(Setting, key)
-        if row is None:
-            db.session.add(Setting(key=key, value=str(after)))
-        else:
-            row.value = str(after)
-        changes.append(f"{key} {before} → {after}")
-    if not changes:
-        db.session.rollback()
-        return []
-    record(actor, actions.SETTING_CHANGE, detail="; ".join(changes))
-    db.session.commit()
-    return changes
+    return save_whole_numbers(actor, "change borrowing rules", SETTING_KEYS, lambda: clean_rules(raw), rules)
 
 
 # --- who may do what ---------------------------------------------------------------------------
