@@ -4,41 +4,17 @@ the charts drawn, a check confirmed through htmx (the row replaced in place). Sc
 from __future__ import annotations
 
 import os
-import threading
 from datetime import date
 from pathlib import Path
 
 import pytest
 from oversight_helpers import beijing, filed, set_today
 from test_kpi import dataset  # noqa: F401 — the KPI data set fixture
-from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENS = Path("/tmp/screens")
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")]
-
-
-@pytest.fixture
-def server(app):
-    app.config["WTF_CSRF_ENABLED"] = True  # as in production
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    srv.server_close()
-
-
-@pytest.fixture
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 def _open(chromium, base: str, username: str):
@@ -54,8 +30,8 @@ def _open(chromium, base: str, username: str):
     return page, errors
 
 
-def test_dashboard_in_the_browser(server, chromium, dataset):  # noqa: F811
-    page, errors = _open(chromium, server, "manager")
+def test_dashboard_in_the_browser(live_server, browser, dataset):  # noqa: F811
+    page, errors = _open(browser, live_server, "manager")
     page.click("nav.mainnav details.navmenu > summary")  # the 档案监管 menu
     page.click("nav.mainnav >> text=考核指标")
     page.wait_for_selector("svg.kpi-chart")
@@ -66,11 +42,11 @@ def test_dashboard_in_the_browser(server, chromium, dataset):  # noqa: F811
     assert not errors, errors
 
 
-def test_monthly_check_through_htmx(server, chromium, app, make_archive, monkeypatch):
+def test_monthly_check_through_htmx(live_server, browser, app, make_archive, monkeypatch):
     set_today(monkeypatch, date(2026, 10, 27))
     archive = filed(make_archive, "staff_sales", name="浏览器检查公司", contract=None,
                     filed_at=beijing(date(2026, 9, 10)))
-    page, errors = _open(chromium, server, "staff_sales")
+    page, errors = _open(browser, live_server, "staff_sales")
     page.click("nav.mainnav details.navmenu > summary")  # the 档案监管 menu
     page.click("nav.mainnav >> text=月度检查")
     row = page.locator(f"#check-{archive.id}")
